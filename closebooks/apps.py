@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ClosebooksConfig(AppConfig):
+    name = "closebooks"
+    verbose_name = "Close workflow"

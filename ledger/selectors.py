@@ -1,0 +1,92 @@
+"""Reads, always scoped to what the user may see. Missing and forbidden answer alike: 404."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Prefetch, QuerySet, Sum
+from django.http import Http404
+from guardian.shortcuts import get_objects_for_user
+
+from .models import Account, Company, JournalEntry, JournalLine, Membership
+from .roles import VIEW
+
+
+def company_list_for_user(user: AbstractBaseUser) -> QuerySet[Company]:
+    """Companies where ``user`` has a role. Superusers are not special here: the product shows
+    a person the companies they belong to; Django admin is where staff inspect the rest."""
+    if not user.is_authenticated:
+        return Company.objects.none()
+    return Company.objects.filter(memberships__user=user).order_by("name")
+
+
+def company_get_for_user(user: AbstractBaseUser, slug: str, perm: str = VIEW) -> Company:
+    """The company with ``slug`` if ``user`` has a role in it (404 otherwise, missing or not),
+    and PermissionDenied (403) if the role lacks ``perm``."""
+    company = company_list_for_user(user).filter(slug=slug).first()
+    if company is None:
+        raise Http404("No such company.")
+    if perm != VIEW and not user.has_perm(perm, company):
+        raise PermissionDenied("Your role in this company does not allow this.")
+    return company
+
+
+def companies_for_perm(user: AbstractBaseUser, perm: str) -> QuerySet[Company]:
+    """Companies on which ``user`` holds ``perm`` through guardian (used by admin scoping)."""
+    return get_objects_for_user(user, perm, klass=Company, accept_global_perms=False)
+
+
+def membership_for(user: AbstractBaseUser, company: Company) -> Membership | None:
+    return Membership.objects.filter(user=user, company=company).first()
+
+
+def account_list(company: Company) -> QuerySet[Account]:
+    return Account.objects.filter(company=company).select_related("reconcile_with").order_by("code")
+
+
+def account_get(company: Company, pk: int) -> Account:
+    account = Account.objects.filter(company=company, pk=pk).first()
+    if account is None:
+        raise Http404("No such account.")
+    return account
+
+
+def journal_entry_list(company: Company) -> QuerySet[JournalEntry]:
+    return (
+        JournalEntry.objects.filter(company=company)
+        .annotate(total_debit=Sum("lines__debit"), line_count=Count("lines"))
+        .order_by("-entry_date", "-id")
+    )
+
+
+def journal_entry_get(company: Company, pk: int) -> JournalEntry:
+    entry = (
+        JournalEntry.objects.filter(company=company, pk=pk)
+        .select_related("created_by")
+        .prefetch_related(Prefetch("lines", queryset=JournalLine.objects.select_related("account").order_by("line_no")))
+        .first()
+    )
+    if entry is None:
+        raise Http404("No such journal entry.")
+    return entry
+
+
+def unbalanced_entries(company: Company) -> QuerySet[JournalEntry]:
+    """Entries kept as they came from outside although they do not balance (PC2 lists them)."""
+    return JournalEntry.objects.filter(company=company, is_balanced=False).order_by("entry_date", "id")
+
+
+def company_dashboard(company: Company) -> dict:
+    today = company.today()
+    month_start = today.replace(day=1)
+    entries = JournalEntry.objects.filter(company=company)
+    return {
+        "today": today,
+        "accounts": Account.objects.filter(company=company).count(),
+        "blocked_accounts": Account.objects.filter(company=company, blocked=True).count(),
+        "entries": entries.count(),
+        "entries_this_month": entries.filter(entry_date__gte=month_start, entry_date__lte=today).count(),
+        "unbalanced": entries.filter(is_balanced=False).count(),
+        "last_entry": entries.order_by("-entry_date", "-id").first(),
+        "recent_entries": journal_entry_list(company)[:8],
+    }

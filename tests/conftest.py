@@ -1,0 +1,142 @@
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests import factories
+
+# Playwright's sync API runs an event loop in the test thread; Django's ORM calls from the same
+# test are still synchronous and safe.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def pytest_configure(config):
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if engine != "django.db.backends.postgresql":
+        raise pytest.UsageError(
+            "closebooks tests run against PostgreSQL only. Run them with `make test`, or set "
+            "DATABASE_URL=postgres://postgres@127.0.0.1:5432/closebooks."
+        )
+
+
+@pytest.fixture
+def company(db):
+    return factories.CompanyFactory()
+
+
+@pytest.fixture
+def other_company(db):
+    return factories.CompanyFactory()
+
+
+@pytest.fixture
+def member(db):
+    """member(company, role) -> a user holding ``role`` in ``company`` through the role service."""
+
+    def make(company, role):
+        return factories.member(company, role)
+
+    return make
+
+
+# ---------------------------------------------------------------- browser
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": "/usr/bin/chromium",
+        "headless": True,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    }
+
+
+@pytest.fixture
+def artifacts():
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+# ---------------------------------------------------------------- a real Celery worker
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A real ``celery worker`` process on real Redis, reading the test database.
+
+    Each use gets its own queue, so concurrent test runs on this machine never share work."""
+    if not settings.REDIS_URL:
+        pytest.fail("REDIS_URL is not set: the worker tests need Redis (run `make test`).")
+    queue = f"test-{uuid.uuid4().hex[:10]}"
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "CELERY_QUEUE": queue,
+        "CONN_MAX_AGE": "0",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "closebooks",
+            "worker",
+            "--pool=solo",
+            "--concurrency=1",
+            "-Q",
+            queue,
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=INFO",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    from closebooks.celery import app
+
+    deadline = time.monotonic() + 60
+    name = None
+    while time.monotonic() < deadline and name is None:
+        if proc.poll() is not None:
+            pytest.fail(f"celery worker exited early:\n{proc.stdout.read()}")
+        replies = app.control.ping(timeout=1.0) or []
+        for reply in replies:
+            ((worker, _),) = reply.items()
+            stats = app.control.inspect(destination=[worker], timeout=1.0).active_queues() or {}
+            if any(q["name"] == queue for q in stats.get(worker, [])):
+                name = worker
+    if name is None:
+        proc.kill()
+        pytest.fail("celery worker did not come up within 60 s")
+    try:
+        yield {"queue": queue, "process": proc, "name": name}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()

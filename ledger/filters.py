@@ -29,7 +29,9 @@ class JournalEntryFilter(django_filters.FilterSet):
     date_to = django_filters.DateFilter(
         field_name="entry_date", lookup_expr="lte", label="To", widget=forms.DateInput(attrs={"type": "date"})
     )
-    account = django_filters.ModelChoiceFilter(queryset=Account.objects.none(), method="by_account", empty_label="Any account")
+    account = django_filters.ModelChoiceFilter(
+        queryset=Account.objects.none(), method="by_account", empty_label="Any account", label="Account"
+    )
     source = django_filters.ChoiceFilter(choices=JournalEntry.Source.choices, empty_label="Any source")
     is_balanced = django_filters.BooleanFilter(
         label="Balance", widget=forms.Select(choices=[("", "Any"), ("true", "Balanced"), ("false", "Unbalanced (flagged)")])

@@ -217,3 +217,10 @@ def test_members_page_adds_and_changes_roles(client, company, member):
     assert newcomer.has_perm(roles.POST, company)
     response = client.post(url, {"username": "ghost", "role": "viewer"})
     assert "No user with that username" in response.content.decode()
+
+
+def test_money_is_shown_with_two_places(client, company, member):
+    client.force_login(member(company, Role.VIEWER))
+    JournalEntryFactory(company=company, amount=Decimal("40898.5"))
+    page = client.get(reverse("ledger:journal", kwargs={"slug": company.slug})).content.decode()
+    assert "40,898.50" in page

@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 
+from ledger.exceptions import LedgerError
 from ledger.locks import company_lock
 from ledger.models import ZERO, Account, AuditEvent, Company, JournalEntry, JournalLine
 from ledger.services import LineInput, audit_record, journal_entry_create, to_money
@@ -365,6 +366,7 @@ def proposal_create(
     actor: AbstractBaseUser | None,
     line_ids: Sequence[int] | None = None,
     selection: dict | None = None,
+    task_id: str = "",
 ) -> Proposal:
     """A proposal row waiting to be built (by ``proposal_build``, here or in a Celery task)."""
     if account.company_id != company.pk:
@@ -380,6 +382,7 @@ def proposal_create(
         account=account,
         created_by=_user(actor),
         selection={**(selection or {}), **({"line_ids": list(map(int, line_ids))} if line_ids is not None else {})},
+        task_id=task_id,
     )
     audit_record(company=company, actor=actor, action="proposal.create", subject=proposal, after=proposal.selection)
     return proposal
@@ -408,9 +411,19 @@ def proposal_build(*, proposal: Proposal, progress: Progress | None = None) -> P
             current.status, current.stats, current.candidate_count = Proposal.Status.READY, stats, stats["candidates"]
             current.save(update_fields=["status", "stats", "candidate_count"])
             return current
-    except ReconciliationError as exc:
+    except LedgerError as exc:
         Proposal.objects.filter(pk=proposal.pk).update(status=Proposal.Status.FAILED, error=exc.message)
         raise
+
+
+@transaction.atomic
+def proposal_set_task(*, proposal: Proposal, actor: AbstractBaseUser | None, task_id: str) -> Proposal:
+    """Record the Celery task that works on the proposal, so its page can show the task's progress."""
+    current = Proposal.objects.select_for_update().get(pk=proposal.pk)
+    current.task_id, current.error = task_id, ""
+    current.save(update_fields=["task_id", "error"])
+    audit_record(company=current.company_id, actor=actor, action="proposal.queue", subject=current, after={"task": task_id})
+    return current
 
 
 @transaction.atomic
@@ -431,7 +444,15 @@ def proposal_set_included(
 def proposal_finish(*, proposal: Proposal, actor: AbstractBaseUser | None, progress: Progress | None = None) -> Proposal:
     """Finish (LR3): stamp code, date and user on every ticked group, in bulk; post one write-off entry
     for the groups with a difference. All or nothing; a line reconciled meanwhile by someone else
-    fails the whole finish with a clear message."""
+    fails the whole finish with a clear message (kept on the proposal for the page to show)."""
+    try:
+        return _proposal_finish(proposal=proposal, actor=actor, progress=progress)
+    except LedgerError as exc:
+        Proposal.objects.filter(pk=proposal.pk).update(error=exc.message)
+        raise
+
+
+def _proposal_finish(*, proposal: Proposal, actor: AbstractBaseUser | None, progress: Progress | None) -> Proposal:
     with transaction.atomic():
         company = Company.objects.get(pk=proposal.company_id)
         company_lock(company.pk)
@@ -557,6 +578,7 @@ __all__ = [
     "proposal_create",
     "proposal_finish",
     "proposal_set_included",
+    "proposal_set_task",
     "reconciliation_create_manual",
     "reconciliation_delete",
     "reconciliation_settings_save",

@@ -161,7 +161,7 @@ def test_finish_stamps_code_date_and_user_and_writes_off_on_the_last_line_LR3_LR
 
 def test_unticking_a_group_keeps_its_lines_open_LR3(company):
     books = make_books(company)
-    a, b = books.post("5.00"), books.post("-5.00")
+    a, _b = books.post("5.00"), books.post("-5.00")
     c, d = books.post("6.00"), books.post("-6.00")
     proposal = propose(books)
     group = ProposalGroup.objects.get(proposal=proposal, line_ids__contains=[a.pk])

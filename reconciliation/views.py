@@ -283,10 +283,11 @@ def _finish(request, company, proposal):
         messages.error(request, exc.message)
         return redirect("reconciliation:proposal", slug=company.slug, pk=proposal.pk)
     done = finished.stats.get("finished", {})
+    write_offs = done.get("write_offs", 0)
     messages.success(
         request,
-        f"Reconciled {done.get('lines', 0)} lines in {done.get('reconciliations', 0)} codes"
-        + (f", {done.get('write_offs')} differences written off." if done.get("write_offs") else "."),
+        f"Reconciled {done.get('lines', 0) - write_offs} lines in {done.get('reconciliations', 0)} codes"
+        + (f"; {write_offs} difference{'s' if write_offs > 1 else ''} written off." if write_offs else "."),
     )
     return redirect("reconciliation:reconcile", slug=company.slug, pk=proposal.account_id)
 

@@ -15,6 +15,7 @@ Everything is called from ``reconciliation.services`` inside its transaction; no
 from __future__ import annotations
 
 import bisect
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -52,11 +53,57 @@ GROUP_COLUMNS = (
     "last_account_id",
     "included",
 )
+_COLUMNS = ", ".join(GROUP_COLUMNS)
 
 
 def _require_postgresql() -> None:
     if connection.vendor != "postgresql":
         raise ReconciliationError("Automatic reconciliation needs PostgreSQL (set DATABASE_URL).")
+
+
+# Pass 1. Hash aggregates throughout, no sort of a million rows: the last line of a code (latest
+# entry date, then id) is found as the maximum of date and id packed into one bigint.
+PASS_1_SQL = f"""
+            INSERT INTO reconciliation_proposalgroup ({_COLUMNS})
+            SELECT %(proposal)s, row_number() OVER (), 'reference', ref,
+                   CASE WHEN total = 0 THEN {CONFIDENCE_REFERENCE} ELSE {CONFIDENCE_REFERENCE_WITH_DIFFERENCE} END,
+                   ids, array_length(ids, 1), gross / 100.0, total / 100.0,
+                   last_key %% {PACK}, accounts[array_position(ids, last_key %% {PACK})], true
+            FROM (
+                SELECT ref, currency, array_agg(id) AS ids, array_agg(account_id) AS accounts,
+                       sum(greatest(cents, 0)) AS gross, sum(cents) AS total,
+                       max((entry_date - DATE '2000-01-01')::bigint * {PACK} + id) AS last_key
+                FROM rc_cand
+                WHERE ref <> ''
+                GROUP BY ref, currency
+                HAVING count(*) >= 2 AND abs(sum(cents)) <= %(permitted)s
+            ) g
+            """  # noqa: S608
+
+# Pass 2, from the pairs in rc_pairs (see ``propose``).
+PASS_2_SQL = f"""
+            INSERT INTO reconciliation_proposalgroup ({_COLUMNS})
+            SELECT %(proposal)s, %(offset)s + row_number() OVER (), 'amount',
+                   CASE WHEN n > 1 THEN 'pair ' || rn || ' of ' || n || ' with this amount' ELSE '' END,
+                   CASE WHEN n > 1 THEN {CONFIDENCE_AMOUNT_DUPLICATES} ELSE {CONFIDENCE_AMOUNT} END,
+                   CASE WHEN (c_date, c_id) > (d_date, d_id) THEN ARRAY[d_id, c_id] ELSE ARRAY[c_id, d_id] END,
+                   2, cents / 100.0, 0,
+                   CASE WHEN (c_date, c_id) > (d_date, d_id) THEN c_id ELSE d_id END,
+                   CASE WHEN (c_date, c_id) > (d_date, d_id) THEN c_account ELSE d_account END, true
+            FROM rc_pairs
+            """  # noqa: S608
+
+
+def _store_passes_1_and_2(raw_connection, proposal_id: int, permitted_cents: int, out: dict) -> None:
+    """Insert the groups of pass 1 (reference) and pass 2 (amount pairs from rc_pairs), numbered in
+    that order. Runs in a helper thread on the request's own psycopg connection and transaction."""
+    try:
+        with raw_connection.cursor() as cursor:
+            cursor.execute(PASS_1_SQL, {"proposal": proposal_id, "permitted": permitted_cents})
+            out["by_reference"] = cursor.rowcount
+            cursor.execute(PASS_2_SQL, {"proposal": proposal_id, "offset": out["by_reference"]})
+    except Exception as exc:  # noqa: BLE001 - handed to the caller's thread, which raises it
+        out["error"] = exc
 
 
 def _session_memory(cursor) -> None:
@@ -98,30 +145,6 @@ def propose(
         )
         candidates = cursor.rowcount
         cursor.execute("ANALYZE rc_cand")
-
-        report("pass 1: reconciliation references", 20)
-        # Hash aggregates throughout: no sort of a million rows. The last line of a code (latest entry
-        # date, then id) is found as the maximum of date and id packed into one bigint.
-        cursor.execute(
-            f"""
-            INSERT INTO reconciliation_proposalgroup ({columns})
-            SELECT %(proposal)s, row_number() OVER (), 'reference', ref,
-                   CASE WHEN total = 0 THEN {CONFIDENCE_REFERENCE} ELSE {CONFIDENCE_REFERENCE_WITH_DIFFERENCE} END,
-                   ids, array_length(ids, 1), gross / 100.0, total / 100.0,
-                   last_key %% {PACK}, accounts[array_position(ids, last_key %% {PACK})], true
-            FROM (
-                SELECT ref, currency, array_agg(id) AS ids, array_agg(account_id) AS accounts,
-                       sum(greatest(cents, 0)) AS gross, sum(cents) AS total,
-                       max((entry_date - DATE '2000-01-01')::bigint * {PACK} + id) AS last_key
-                FROM rc_cand
-                WHERE ref <> ''
-                GROUP BY ref, currency
-                HAVING count(*) >= 2 AND abs(sum(cents)) <= %(permitted)s
-            ) g
-            """,  # noqa: S608
-            {"proposal": proposal_id, "permitted": int(permitted * 100)},
-        )
-        by_reference = cursor.rowcount
 
         report("pass 2: opposite amounts, oldest first", 45)
         # Most amounts occur once per side: a hash aggregate per amount pairs them directly. Only the
@@ -166,22 +189,7 @@ def propose(
             """
         )
         by_amount = cursor.rowcount
-        cursor.execute(
-            f"""
-            INSERT INTO reconciliation_proposalgroup ({columns})
-            SELECT %(proposal)s, %(offset)s + row_number() OVER (), 'amount',
-                   CASE WHEN n > 1 THEN 'pair ' || rn || ' of ' || n || ' with this amount' ELSE '' END,
-                   CASE WHEN n > 1 THEN {CONFIDENCE_AMOUNT_DUPLICATES} ELSE {CONFIDENCE_AMOUNT} END,
-                   CASE WHEN (c_date, c_id) > (d_date, d_id) THEN ARRAY[d_id, c_id] ELSE ARRAY[c_id, d_id] END,
-                   2, cents / 100.0, 0,
-                   CASE WHEN (c_date, c_id) > (d_date, d_id) THEN c_id ELSE d_id END,
-                   CASE WHEN (c_date, c_id) > (d_date, d_id) THEN c_account ELSE d_account END, true
-            FROM rc_pairs
-            """,  # noqa: S608
-            {"proposal": proposal_id, "offset": by_reference},
-        )
-
-        report("pass 3: one line settling several", 70)
+        report("pass 3: one line settling several", 60)
         cursor.execute(
             """
             SELECT c.party, c.currency, c.entry_date, c.id, c.account_id, c.cents
@@ -194,11 +202,26 @@ def propose(
         by_party: dict[tuple[int, str], list[Line]] = defaultdict(list)
         for party, currency, entry_date, line_id, account_id, cents in cursor.fetchall():
             by_party[party, currency].append((line_id, entry_date, account_id, cents))
-        settlements: list[list[Line]] = []
-        for lines in by_party.values():
-            if len(lines) >= 3:
-                lines.sort(key=lambda line: (line[1], line[0]))
-                settlements.extend(find_settlements(lines))
+        # The groups of passes 1 and 2 are stored by PostgreSQL while Python searches pass 3: two
+        # cores, two workers. The main thread does not touch the connection until the store is done.
+        stored: dict = {}
+        store = threading.Thread(
+            target=_store_passes_1_and_2,
+            args=(cursor.cursor.connection, proposal_id, int(permitted * 100), stored),
+            name="reconciliation-store",
+        )
+        store.start()
+        try:
+            settlements: list[list[Line]] = []
+            for lines in by_party.values():
+                if len(lines) >= 3:
+                    lines.sort(key=lambda line: (line[1], line[0]))
+                    settlements.extend(find_settlements(lines))
+        finally:
+            store.join()
+        if "error" in stored:
+            raise stored["error"]
+        by_reference = stored["by_reference"]
         # the counterparty as the user wrote it, for the group's "why"
         cursor.execute(
             "SELECT id, btrim(description) FROM ledger_journalline WHERE id = ANY(%s)", [[group[-1][0] for group in settlements]]

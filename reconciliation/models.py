@@ -61,9 +61,10 @@ class Reconciliation(models.Model):
 
     # The foreign keys below are checked by the services that write them. A million-row INSERT ... SELECT
     # with PostgreSQL's per-row foreign-key triggers and an index per column costs more than the matching
-    # itself, so the bulk-written columns carry no database constraint and only ``account`` an index.
+    # itself, so the bulk-written columns carry no database constraint and no index: lists read the
+    # primary key backwards (newest first) and filter.
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False)
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_constraint=False)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False)
     reconciled_on = models.DateField()
     reconciled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -61,7 +61,7 @@ class Migration(migrations.Migration):
                 ('line_ids', django.contrib.postgres.fields.ArrayField(base_field=models.BigIntegerField(), help_text="The code's lines, top-down; a write-off line comes last.", size=None)),
                 ('write_off_amount', models.DecimalField(decimal_places=2, default=Decimal('0.00'), help_text='Signed amount written off (debit positive).', max_digits=20)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('account', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='ledger.account')),
+                ('account', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='ledger.account')),
                 ('company', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='ledger.company')),
                 ('discrepancy_account', models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='ledger.account')),
                 ('reconciled_by', models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),

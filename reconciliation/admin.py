@@ -10,7 +10,7 @@ from ledger.admin import CompanyScopedAdmin
 from ledger.exceptions import LedgerError
 
 from . import services
-from .models import Proposal, ProposalGroup, ReconciledLine, Reconciliation, ReconciliationSettings, id_for_code
+from .models import Proposal, ReconciledLine, Reconciliation, ReconciliationSettings, id_for_code
 
 
 class ReconciliationSettingsAdminForm(forms.ModelForm):
@@ -116,34 +116,20 @@ class ReconciledLineAdmin(CompanyScopedAdmin):
 @admin.register(Proposal)
 class ProposalAdmin(CompanyScopedAdmin):
     write_perm = roles.RECONCILE
-    list_display = ["pk", "company", "account", "status", "candidate_count", "created_by", "created_at"]
+    list_display = ["pk", "company", "account", "status", "candidate_count", "group_counts", "created_by", "created_at"]
     list_filter = ["status", "company"]
     list_select_related = ["company", "account", "created_by"]
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Proposal._meta.fields]
+        return [f.name for f in Proposal._meta.fields] + ["group_counts"]
+
+    @admin.display(description="Groups (reference / amount / subset)")
+    def group_counts(self, obj):
+        groups = (obj.stats or {}).get("groups", {})
+        return " / ".join(str(groups.get(k, 0)) for k in ("reference", "amount", "subset"))
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(ProposalGroup)
-class ProposalGroupAdmin(CompanyScopedAdmin):
-    company_path = "proposal__company"
-    list_display = ["proposal", "number", "basis", "confidence", "line_count", "difference", "included"]
-    list_filter = ["basis", "included"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in ProposalGroup._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
         return False

@@ -377,7 +377,7 @@ def apply(
 ) -> dict:
     """Stamp the ticked groups of a proposal: one reconciliation (code) per group and its lines claimed
     in ReconciledLine (primary key = line id), in two INSERT ... SELECT statements. ``write_offs`` are
-    (group id, write-off line id, signed write-off amount): the write-off line joins its code last.
+    (group number, write-off line id, signed write-off amount): the write-off line joins its code last.
     ``verify_lines`` checks first that every proposed line still exists (entries changed meanwhile)."""
     _require_postgresql()
     with connection.cursor() as cursor:
@@ -402,11 +402,9 @@ def apply(
         if not highest:
             return {"reconciliations": 0, "lines": 0, "write_offs": 0}
         first = reserve_ids(highest) - 1  # a group's code id is first + its number
-        cursor.execute(
-            "CREATE TEMP TABLE rc_wo (group_id bigint PRIMARY KEY, line_id bigint, amount numeric(20,2)) ON COMMIT DROP"
-        )
+        cursor.execute("CREATE TEMP TABLE rc_wo (number bigint PRIMARY KEY, line_id bigint, amount numeric(20,2)) ON COMMIT DROP")
         if write_offs:
-            with cursor.cursor.copy("COPY rc_wo (group_id, line_id, amount) FROM STDIN") as copy:
+            with cursor.cursor.copy("COPY rc_wo (number, line_id, amount) FROM STDIN") as copy:
                 for row in write_offs:
                     copy.write_row(row)
         params = {
@@ -428,7 +426,7 @@ def apply(
                    CASE WHEN w.line_id IS NULL THEN g.line_ids ELSE g.line_ids || w.line_id END,
                    coalesce(w.amount, 0), CASE WHEN w.line_id IS NULL THEN NULL ELSE %(entry)s::bigint END, w.line_id,
                    CASE WHEN w.line_id IS NULL THEN NULL ELSE %(discrepancy)s::bigint END, now()
-            FROM reconciliation_proposalgroup g LEFT JOIN rc_wo w ON w.group_id = g.id
+            FROM reconciliation_proposalgroup g LEFT JOIN rc_wo w ON w.number = g.number
             WHERE g.proposal_id = %(proposal)s AND g.included
             """,
             params,
@@ -442,7 +440,7 @@ def apply(
             WHERE g.proposal_id = %(proposal)s AND g.included
             UNION ALL
             SELECT w.line_id, %(first)s + g.number
-            FROM rc_wo w JOIN reconciliation_proposalgroup g ON g.id = w.group_id
+            FROM rc_wo w JOIN reconciliation_proposalgroup g ON g.proposal_id = %(proposal)s AND g.number = w.number
             """,
             params,
         )

@@ -157,9 +157,15 @@ class Proposal(models.Model):
 
 
 class ProposalGroup(models.Model):
-    """One proposed code: its lines, why they were grouped, how sure the matcher is."""
+    """One proposed code: its lines, why they were grouped, how sure the matcher is.
 
-    proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="groups", db_constraint=False)
+    Keyed by (proposal, number): one index and no sequence, for hundreds of thousands of rows per
+    proposal. (Django admin does not handle composite keys; groups are shown on the proposal page.)"""
+
+    pk = models.CompositePrimaryKey("proposal", "number")
+    proposal = models.ForeignKey(
+        Proposal, on_delete=models.CASCADE, related_name="groups", db_constraint=False, db_index=False
+    )  # the primary key (proposal, number) serves lookups by proposal
     number = models.PositiveIntegerField()
     basis = models.CharField(max_length=20, choices=Basis.choices)
     basis_key = models.CharField(max_length=200, blank=True)
@@ -174,7 +180,6 @@ class ProposalGroup(models.Model):
 
     class Meta:
         ordering = ["proposal_id", "number"]
-        constraints = [models.UniqueConstraint(fields=["proposal", "number"], name="proposal_group_number_unique")]
 
     def __str__(self) -> str:
         return f"group {self.number} of proposal {self.proposal_id}"

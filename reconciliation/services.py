@@ -470,7 +470,7 @@ def _proposal_finish(*, proposal: Proposal, actor: AbstractBaseUser | None, prog
             ProposalGroup.objects.filter(proposal=current, included=True)
             .exclude(difference=ZERO)
             .order_by("number")
-            .values_list("id", "last_account_id", "difference")
+            .values_list("number", "last_account_id", "difference")
         )
         write_offs: list[tuple[int, int, Decimal]] = []
         if to_write_off:
@@ -481,7 +481,7 @@ def _proposal_finish(*, proposal: Proposal, actor: AbstractBaseUser | None, prog
                 discrepancy_account=_discrepancy_account(rules),
                 memo=f"Write-offs of automatic reconciliation proposal {current.pk}",
             )
-            write_offs = [(group_id, line_by_group[group_id], -diff) for group_id, _, diff in to_write_off]
+            write_offs = [(number, line_by_group[number], -diff) for number, _, diff in to_write_off]
         else:
             entry = None
         if progress:
@@ -523,12 +523,12 @@ def _write_off_groups(*, company, actor, groups, discrepancy_account, memo) -> t
     """The write-off entry of a proposal: per group a line on the account of its last line."""
     lines = []
     debit_total = credit_total = ZERO
-    for group_id, account_id, diff in groups:
+    for number, account_id, diff in groups:
         if diff > 0:
-            lines.append(LineInput(account_id, credit=diff, description=f"Write-off, proposal group {group_id}"))
+            lines.append(LineInput(account_id, credit=diff, description=f"Write-off, proposal group {number}"))
             debit_total += diff
         else:
-            lines.append(LineInput(account_id, debit=-diff, description=f"Write-off, proposal group {group_id}"))
+            lines.append(LineInput(account_id, debit=-diff, description=f"Write-off, proposal group {number}"))
             credit_total += -diff
     if debit_total:
         lines.append(LineInput(discrepancy_account, debit=debit_total, description="Balancing discrepancies"))
@@ -543,7 +543,7 @@ def _write_off_groups(*, company, actor, groups, discrepancy_account, memo) -> t
         source=JournalEntry.Source.WRITE_OFF,
     )
     by_no = dict(JournalLine.objects.filter(entry=entry).values_list("line_no", "id"))
-    return entry, {group_id: by_no[number] for number, (group_id, _, _) in enumerate(groups, start=1)}
+    return entry, {group: by_no[line_no] for line_no, (group, _, _) in enumerate(groups, start=1)}
 
 
 # ---------------------------------------------------------------- helpers

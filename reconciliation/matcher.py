@@ -435,12 +435,15 @@ def apply(
         cursor.execute(
             """
             INSERT INTO reconciliation_reconciledline (line_id, reconciliation_id)
-            SELECT unnest(g.line_ids), %(first)s + g.number
-            FROM reconciliation_proposalgroup g
-            WHERE g.proposal_id = %(proposal)s AND g.included
-            UNION ALL
-            SELECT w.line_id, %(first)s + g.number
-            FROM rc_wo w JOIN reconciliation_proposalgroup g ON g.proposal_id = %(proposal)s AND g.number = w.number
+            SELECT line_id, rid FROM (
+                SELECT unnest(g.line_ids) AS line_id, %(first)s + g.number AS rid
+                FROM reconciliation_proposalgroup g
+                WHERE g.proposal_id = %(proposal)s AND g.included
+                UNION ALL
+                SELECT w.line_id, %(first)s + g.number
+                FROM rc_wo w JOIN reconciliation_proposalgroup g ON g.proposal_id = %(proposal)s AND g.number = w.number
+            ) claimed
+            ORDER BY line_id  -- the primary key index then grows at its right edge instead of everywhere
             """,
             params,
         )

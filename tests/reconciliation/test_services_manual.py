@@ -295,3 +295,16 @@ def test_an_accepted_reconciliation_always_balances_after_write_off(db, values, 
         assert sum(line.amount for line in JournalLine.objects.filter(pk__in=rec.line_ids)) == 0
         assert ReconciledLine.objects.filter(reconciliation_id=rec.pk).count() == len(rec.line_ids)
     assert sorted(i for rec in created for i in rec.line_ids if i != rec.write_off_line_id) == sorted(x.pk for x in lines)
+
+
+@pytest.mark.django_db
+def test_a_blocked_account_reconciles_but_its_write_off_is_refused_clearly_LR2(company):
+    books = make_books(company, permitted="1.00")
+    a, b = books.post("20.00"), books.post("-20.00")
+    c, d = books.post("30.00"), books.post("-29.50")
+    books.account.blocked = True
+    books.account.save()
+    services.reconciliation_create_manual(company=company, account=books.account, line_ids=[a.pk, b.pk], actor=None)
+    with pytest.raises(LedgerError, match="blocked"):
+        services.reconciliation_create_manual(company=company, account=books.account, line_ids=[c.pk, d.pk], actor=None)
+    assert codes_of([c, d]) == [None, None]

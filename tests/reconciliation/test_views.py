@@ -184,3 +184,16 @@ def test_reconcile_from_a_journal_ticks_the_entrys_lines_LR7(client, company, me
     assert link in page
     reconcile = client.get(link).content.decode()
     assert f'value="{line.pk}" aria-label="Select line {line.pk}" checked' in reconcile
+
+
+def test_select_all_matching_proposes_only_the_filtered_lines_LR3(client, company, member):
+    books = make_books(company)
+    a, b = books.post("5.00", on=date(2026, 1, 1)), books.post("-5.00", on=date(2026, 1, 2))
+    books.post("6.00", on=date(2026, 3, 1)), books.post("-6.00", on=date(2026, 3, 2))
+    client.force_login(member(company, Role.ACCOUNTANT))
+    client.post(
+        reverse("reconciliation:propose", args=[company.slug, books.account.pk]),
+        {"all_matching": "1", "date_to": "2026-01-31"},
+    )
+    (group,) = ProposalGroup.objects.filter(proposal=Proposal.objects.get())
+    assert set(group.line_ids) == {a.pk, b.pk}

@@ -14,6 +14,7 @@ A proposed group is a false match unless it is exactly one ground-truth group.
 from __future__ import annotations
 
 import io
+import os
 import json
 import random
 import time
@@ -201,6 +202,8 @@ class Command(BaseCommand):
         services.proposal_finish(proposal=proposal, actor=None)
         apply_s = time.monotonic() - started
         self.stderr.write(f"proposal stats: {json.dumps(proposal.stats)}")
+        # the machine is shared: say how busy it was, so the timings can be read for what they are
+        self.stderr.write("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
         result = {
             "lines": len(generator.lines),
             "matchable": matchable,

@@ -14,8 +14,8 @@ A proposed group is a false match unless it is exactly one ground-truth group.
 from __future__ import annotations
 
 import io
-import os
 import json
+import os
 import random
 import time
 from datetime import date, timedelta

@@ -56,9 +56,9 @@ GROUP_COLUMNS = (
 _COLUMNS = ", ".join(GROUP_COLUMNS)
 
 
-def _require_postgresql() -> None:
+def require_postgresql() -> None:
     if connection.vendor != "postgresql":
-        raise ReconciliationError("Automatic reconciliation needs PostgreSQL (set DATABASE_URL).")
+        raise ReconciliationError("Reconciliation needs PostgreSQL (set DATABASE_URL): the SQLite demo cannot reconcile.")
 
 
 # Pass 1. Hash aggregates throughout, no sort of a million rows: the last line of a code (latest
@@ -123,7 +123,7 @@ def propose(
     line_ids: Sequence[int] | None = None,
     progress: Callable[[str, int], None] | None = None,
 ) -> dict:
-    _require_postgresql()
+    require_postgresql()
     report = progress or (lambda stage, percent: None)
     columns = ", ".join(GROUP_COLUMNS)
     with connection.cursor() as cursor:
@@ -379,7 +379,7 @@ def apply(
     in ReconciledLine (primary key = line id), in two INSERT ... SELECT statements. ``write_offs`` are
     (group number, write-off line id, signed write-off amount): the write-off line joins its code last.
     ``verify_lines`` checks first that every proposed line still exists (entries changed meanwhile)."""
-    _require_postgresql()
+    require_postgresql()
     with connection.cursor() as cursor:
         _session_memory(cursor)
         if verify_lines:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from ledger.exceptions import LedgerError
 from ledger.locks import company_lock
@@ -129,6 +129,7 @@ def reconciliation_create_manual(
     """Reconcile the lines in the user's order, top-down (LR5). A remaining difference within the
     permitted difference is written off on the last line; beyond it only with ``write_off_discrepancy``
     (the user confirmed the warning)."""
+    matcher.require_postgresql()  # codes keep their lines in a PostgreSQL array
     company_lock(company.pk)
     lines = _lines_for(company=company, account=account, line_ids=line_ids)
     ordered = [(line.pk, line.amount) for line in lines]
@@ -563,9 +564,6 @@ def _user(actor: AbstractBaseUser | None):
 
 def _reserve_ids(count: int) -> list[int]:
     """Ids for new reconciliations, taken from the table's own sequence so bulk SQL and the ORM agree."""
-    if connection.vendor != "postgresql":
-        last = Reconciliation.objects.order_by("-id").values_list("id", flat=True).first() or 0
-        return list(range(last + 1, last + 1 + count))
     first = matcher.reserve_ids(count)
     return list(range(first, first + count))
 

@@ -10,4 +10,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("c/<slug:slug>/", include("ledger.urls")),
+    path("c/<slug:slug>/reconcile/", include("reconciliation.urls")),
 ]

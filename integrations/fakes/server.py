@@ -79,6 +79,7 @@ class FakeVendor(abc.ABC):
     def __init__(self, *, client_id=DEFAULT_CLIENT_ID, client_secret=DEFAULT_CLIENT_SECRET, limits=True, latency=0.0):
         self.client_id, self.client_secret = client_id, client_secret
         self.limits = limits
+        # Seconds between saving a write and answering it: the window in which a crash loses the answer.
         self.latency = latency
         self.lock = threading.RLock()
         self.requests: list[Request] = []
@@ -184,8 +185,6 @@ class FakeVendor(abc.ABC):
     # ------------------------------------------------------------ dispatch
 
     def handle(self, request: Request) -> Response:
-        if self.latency:
-            time.sleep(self.latency)
         if request.path.startswith("/_fake/"):
             return self.control(request)
         with self.lock:
@@ -211,6 +210,8 @@ class FakeVendor(abc.ABC):
             if injection is not None and not injection.after_commit:
                 return injection.response
             response = self.route(request, tenant)
+            if self.latency and request.method in ("POST", "PUT"):
+                time.sleep(self.latency)
             if injection is not None:
                 return injection.response
             return self.decorate(response, tenant)

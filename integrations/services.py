@@ -4,6 +4,7 @@ write, an audit row for each change (PC6). Network calls happen outside database
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import secrets
@@ -18,7 +19,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from ledger.models import Account, Company, JournalEntry, JournalLine
@@ -514,92 +515,108 @@ class _PushEngine:
     # ---- choosing and freezing a chunk
 
     def next_chunk(self) -> bool:
-        pending = OutboxEntry.objects.filter(run=self.run, state=OutboxEntry.State.PENDING)
-        key = pending.exclude(request_key="").order_by("id").values_list("request_key", flat=True).first()
-        if key:
-            rows = list(pending.filter(request_key=key).order_by("id"))
+        # Rows already carrying a key come first: they may be at the vendor, and must be resent
+        # with that key before anything new is frozen. One query either way.
+        rows = list(
+            OutboxEntry.objects.filter(run=self.run, state=OutboxEntry.State.PENDING).order_by(
+                Case(When(request_key="", then=Value(1)), default=Value(0)), "id"
+            )[: self.batch]
+        )
+        if not rows:
+            return False
+        if rows[0].request_key:
+            key = rows[0].request_key
+            rows = [row for row in rows if row.request_key == key]
         else:
-            rows = self._freeze(list(pending.filter(request_key="").order_by("id")[: self.batch]))
+            rows = self._freeze(rows)
             if rows is None:
                 return True  # the chunk held only entries that cannot be sent; they are failed now
-            if not rows:
-                return False
             key = rows[0].request_key
         entries = [_entry_from_payload(row.entry_id, row.payload) for row in rows]
-        outcomes = self._send(entries, key)
-        self._record(rows, outcomes)
+        outcomes, attempts = self._send(entries, key)
+        self._record(rows, outcomes, attempts)
         return True
 
     def _freeze(self, rows: list[OutboxEntry]) -> list[OutboxEntry] | None:
         """Build each row's payload from the entry as it stands, give the sendable ones one new
         key, and commit that before anything is sent."""
-        if not rows:
-            return []
-        entries = JournalEntry.objects.in_bulk([r.entry_id for r in rows if r.entry_id])
-        lines: dict[int, list[JournalLine]] = {}
-        for line in JournalLine.objects.filter(entry_id__in=entries).order_by("entry_id", "line_no"):
-            lines.setdefault(line.entry_id, []).append(line)
+        lines: dict[int, list[tuple]] = {}
+        for line in (
+            JournalLine.objects.filter(entry_id__in=[r.entry_id for r in rows if r.entry_id])
+            .order_by("entry_id", "line_no")
+            .values_list(
+                "entry_id",
+                "account_id",
+                "debit",
+                "credit",
+                "description",
+                "currency",
+                "entry__entry_date",
+                "entry__memo",
+                "entry__reference",
+                "entry__updated_at",
+                "entry__is_balanced",
+            )
+        ):
+            lines.setdefault(line[0], []).append(line)
         key = uuid.uuid4().hex  # 32 characters: within QBO's 36 for batch, 50 single; Xero's 128
         sendable, refused = [], []
         for row in rows:
-            entry = entries.get(row.entry_id)
-            problem = None if entry is not None else "The journal entry was deleted before it was synced."
-            if entry is not None:
-                payload, problem = self._payload(entry, lines.get(entry.pk, []), row)
+            entry_lines = lines.get(row.entry_id)
+            if entry_lines:
+                payload, problem = self._payload(entry_lines, row)
+            else:
+                payload, problem = None, "The journal entry was deleted before it was synced."
             if problem:
                 row.state, row.last_error, row.request_key, row.payload = OutboxEntry.State.FAILED, problem, "", None
                 refused.append(row)
             else:
-                row.request_key, row.payload, row.pending_version = key, payload, entry.updated_at
+                row.request_key, row.payload, row.pending_version = key, payload, entry_lines[0][9]
                 row.attempts += 1
                 sendable.append(row)
+        fields = ["state", "last_error", "request_key", "payload", "pending_version", "attempts"]
+        if not refused:
+            _outbox_update(sendable, fields)  # one statement: committed on its own
+            return sendable
         with transaction.atomic():
-            OutboxEntry.objects.bulk_update(
-                sendable + refused, ["state", "last_error", "request_key", "payload", "pending_version", "attempts"]
-            )
-            if refused:
-                self._issues(refused, code="unmapped")
-                SyncRun.objects.filter(pk=self.run.pk).update(failed=F("failed") + len(refused), heartbeat_at=timezone.now())
+            _outbox_update(sendable + refused, fields)
+            self._issues(refused, code="unmapped")
+            SyncRun.objects.filter(pk=self.run.pk).update(failed=F("failed") + len(refused), heartbeat_at=timezone.now())
         return sendable or None
 
-    def _payload(self, entry: JournalEntry, lines: list[JournalLine], row: OutboxEntry) -> tuple[dict, str]:
-        missing = sorted({self.codes.get(line.account_id, "?") for line in lines if line.account_id not in self.mapping})
+    def _payload(self, lines: list[tuple], row: OutboxEntry) -> tuple[dict | None, str]:
+        accounts = [line[1] for line in lines]
+        missing = sorted({self.codes.get(a, "?") for a in accounts if a not in self.mapping})
         if missing:
-            return {}, f"No mapping for account{'s' if len(missing) > 1 else ''} {', '.join(missing)} (PC2)."
-        archived = sorted({self.codes[line.account_id] for line in lines if not self.mapping[line.account_id][2]})
+            return None, f"No mapping for account{'s' if len(missing) > 1 else ''} {', '.join(missing)} (PC2)."
+        archived = sorted({self.codes[a] for a in accounts if not self.mapping[a][2]})
         if archived:
-            return {}, f"Account {', '.join(archived)} is mapped to an account archived in the accounting system."
-        if not entry.is_balanced:
-            return {}, "The entry does not balance; fix it before it can be synced (PC2)."
+            return None, f"Account {', '.join(archived)} is mapped to an account archived in the accounting system."
+        _, _, _, _, _, currency, entry_date, memo, reference, _, is_balanced = lines[0]
+        if not is_balanced:
+            return None, "The entry does not balance; fix it before it can be synced (PC2)."
         return {
-            "date": entry.entry_date.isoformat(),
-            "memo": entry.memo,
-            "reference": entry.reference,
-            "currency": lines[0].currency if lines else self.run.company.base_currency,
+            "date": entry_date.isoformat(),
+            "memo": memo,
+            "reference": reference,
+            "currency": currency,
             "external_id": row.external_id,
             "external_version": row.external_version,
             "lines": [
-                [
-                    self.mapping[line.account_id][0],
-                    self.mapping[line.account_id][1],
-                    str(line.debit),
-                    str(line.credit),
-                    line.description,
-                ]
-                for line in lines
+                [self.mapping[line[1]][0], self.mapping[line[1]][1], str(line[2]), str(line[3]), line[4]] for line in lines
             ],
         }, ""
 
     # ---- sending
 
-    def _send(self, entries: list[PushEntry], key: str) -> list[PushOutcome]:
-        transient = throttled = 0
+    def _send(self, entries: list[PushEntry], key: str) -> tuple[list[PushOutcome], int]:
+        transient = throttled = attempts = 0
         refreshed = False
         while True:
             ratelimit.acquire(self.provider.code, self.connection.tenant_id, self._buckets(len(entries)), sleep=self.sleep)
-            SyncRun.objects.filter(pk=self.run.pk).update(requests=F("requests") + 1)
+            attempts += 1
             try:
-                return self.provider.push_entries(entries, key=key)
+                return self.provider.push_entries(entries, key=key), attempts
             except TokenExpired:
                 if refreshed:
                     raise ConnectionBroken("The vendor refused a freshly refreshed token; connect again.") from None
@@ -624,7 +641,7 @@ class _PushEngine:
 
     # ---- recording
 
-    def _record(self, rows: list[OutboxEntry], outcomes: list[PushOutcome]) -> None:
+    def _record(self, rows: list[OutboxEntry], outcomes: list[PushOutcome], attempts: int) -> None:
         by_id = {o.local_id: o for o in outcomes}
         now = timezone.now()
         ok, failed = [], []
@@ -646,7 +663,7 @@ class _PushEngine:
                 row._code = "closed_period" if isinstance(error, ClosedPeriodRejected) else "rejected"
                 failed.append(row)
         with transaction.atomic():
-            OutboxEntry.objects.bulk_update(
+            _outbox_update(
                 ok + failed,
                 [
                     "state",
@@ -662,13 +679,51 @@ class _PushEngine:
             for code in {row._code for row in failed}:
                 self._issues([r for r in failed if r._code == code], code=code)
             SyncRun.objects.filter(pk=self.run.pk).update(
-                done=F("done") + len(ok), failed=F("failed") + len(failed), heartbeat_at=now
+                done=F("done") + len(ok), failed=F("failed") + len(failed), requests=F("requests") + attempts, heartbeat_at=now
             )
 
     def _issues(self, rows: list[OutboxEntry], *, code: str) -> None:
         SyncIssue.objects.bulk_create(
             [SyncIssue(run=self.run, entry_id=row.entry_id, code=code, message=row.last_error) for row in rows]
         )
+
+
+_OUTBOX_TYPES = {
+    "state": "text",
+    "request_key": "text",
+    "payload": "jsonb",
+    "pending_version": "timestamptz",
+    "attempts": "integer",
+    "external_id": "text",
+    "external_version": "text",
+    "synced_version": "timestamptz",
+    "synced_at": "timestamptz",
+    "last_error": "text",
+}
+
+
+def _outbox_update(rows: list[OutboxEntry], fields: list[str]) -> None:
+    """Write ``fields`` of many outbox rows in one UPDATE ... FROM (VALUES ...). Django's
+    bulk_update builds a CASE per field and row, which cost more than the vendor call here."""
+    if not rows:
+        return
+    if db_connection.vendor != "postgresql":
+        OutboxEntry.objects.bulk_update(rows, fields)
+        return
+    placeholder = "(%s::bigint, " + ", ".join(f"%s::{_OUTBOX_TYPES[f]}" for f in fields) + ")"
+    params: list = []
+    for row in rows:
+        params.append(row.pk)
+        for f in fields:
+            value = getattr(row, f)
+            params.append(json.dumps(value) if f == "payload" and value is not None else value)
+    sets = ", ".join(f"{f} = v.{f}" for f in fields)
+    sql = (
+        f"UPDATE integrations_outboxentry AS o SET {sets} FROM (VALUES {', '.join([placeholder] * len(rows))}) "  # noqa: S608
+        f"AS v(id, {', '.join(fields)}) WHERE o.id = v.id"
+    )
+    with db_connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def _entry_from_payload(entry_id: int, payload: dict) -> PushEntry:

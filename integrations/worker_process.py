@@ -1,5 +1,5 @@
-"""A real Celery worker process that a test can SIGKILL and start again (a variant of the
-``celery_worker_process`` fixture in tests/conftest.py)."""
+"""A real Celery worker process on its own queue, for the fault tests (which SIGKILL and restart it)
+and for ``bench_sync``. The same spawn as the ``celery_worker_process`` fixture of tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class WorkerProcess:
@@ -21,9 +21,10 @@ class WorkerProcess:
         self.queue = f"test-{uuid.uuid4().hex[:10]}"
         self.visibility_timeout = visibility_timeout
         db = settings.DATABASES["default"]
+        password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
         self.env = {
             **os.environ,
-            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+            "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
             "REDIS_URL": settings.REDIS_URL,
             "CELERY_QUEUE": self.queue,
             "CONN_MAX_AGE": "0",
@@ -38,8 +39,8 @@ class WorkerProcess:
         from closebooks.celery import app
 
         self.log.parent.mkdir(exist_ok=True)
-        out = open(self.log, "a")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen(
+        out = open(self.log, "a")  # noqa: SIM115 - the child keeps it open
+        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
             [
                 sys.executable,
                 "-m",

@@ -707,8 +707,10 @@ def _outbox_update(rows: list[OutboxEntry], fields: list[str]) -> None:
     bulk_update builds a CASE per field and row, which cost more than the vendor call here."""
     if not rows:
         return
-    if db_connection.vendor != "postgresql":
-        OutboxEntry.objects.bulk_update(rows, fields)
+    if db_connection.vendor != "postgresql":  # the embedded SQLite default: row by row, in-process and cheap
+        with transaction.atomic():
+            for row in rows:
+                OutboxEntry.objects.filter(pk=row.pk).update(**{f: getattr(row, f) for f in fields})
         return
     placeholder = "(%s::bigint, " + ", ".join(f"%s::{_OUTBOX_TYPES[f]}" for f in fields) + ")"
     params: list = []

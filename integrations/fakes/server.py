@@ -76,7 +76,9 @@ class FakeVendor(abc.ABC):
     quotas: dict[str, int] = {}  # bucket -> requests per 60 s, per tenant
     concurrency = 0
 
-    def __init__(self, *, client_id=DEFAULT_CLIENT_ID, client_secret=DEFAULT_CLIENT_SECRET, limits=True, latency=0.0):
+    def __init__(
+        self, *, client_id=DEFAULT_CLIENT_ID, client_secret=DEFAULT_CLIENT_SECRET, limits=True, latency=0.0, tenant_id=None
+    ):
         self.client_id, self.client_secret = client_id, client_secret
         self.limits = limits
         # Seconds between saving a write and answering it: the window in which a crash loses the answer.
@@ -90,7 +92,7 @@ class FakeVendor(abc.ABC):
         self.windows: dict[tuple[str, str], deque] = defaultdict(deque)
         self.in_flight: dict[str, int] = defaultdict(int)
         self.throttled = 0
-        self.tenant_id = self.new_tenant_id()
+        self.tenant_id = tenant_id or self.new_tenant_id()
         self.tenant_name = f"{self.vendor} demo company"
         self.server: ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None

@@ -569,6 +569,7 @@ class _PushEngine:
                 payload, problem = None, "The journal entry was deleted before it was synced."
             if problem:
                 row.state, row.last_error, row.request_key, row.payload = OutboxEntry.State.FAILED, problem, "", None
+                row._code = "unmapped" if "mapping" in problem else "unbalanced" if "balance" in problem else "not_sendable"
                 refused.append(row)
             else:
                 row.request_key, row.payload, row.pending_version = key, payload, entry_lines[0][9]
@@ -580,7 +581,8 @@ class _PushEngine:
             return sendable
         with transaction.atomic():
             _outbox_update(sendable + refused, fields)
-            self._issues(refused, code="unmapped")
+            for code in {row._code for row in refused}:
+                self._issues([r for r in refused if r._code == code], code=code)
             SyncRun.objects.filter(pk=self.run.pk).update(failed=F("failed") + len(refused), heartbeat_at=timezone.now())
         return sendable or None
 

@@ -53,7 +53,8 @@ def test_demo_connects_maps_and_syncs_with_progress(live_server, page, transacti
             assert page.locator("#run-progress").get_attribute("value") == "100"
             run = SyncRun.objects.get(kind=SyncRun.Kind.PUSH)
             assert run.status == SyncRun.Status.PARTIAL  # the demo's flagged entries are errors on the run
-            assert page.locator("#run-issues").inner_text().count("unmapped") == 2
+            issues = page.locator("#run-issues").inner_text()
+            assert issues.count("unmapped") == 2 and issues.count("unbalanced") == 3
             held = fake.entries_by_local()
             assert set(held.values()) == {1} and len(held) == run.done
             assert Connection.objects.get().status == Connection.Status.ACTIVE

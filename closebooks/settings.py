@@ -215,5 +215,6 @@ INTEGRATIONS_FERNET_KEYS = env_list("INTEGRATIONS_FERNET_KEYS", [])
 INTEGRATIONS_RATE_LIMITS = env_bool("INTEGRATIONS_RATE_LIMITS", True)
 CELERY_BEAT_SCHEDULE = {
     "integrations-pull-closed-dates": {"task": "integrations.tasks.pull_closed_dates", "schedule": 3600.0},
+    "integrations-pull-inbound": {"task": "integrations.tasks.pull_inbound", "schedule": 900.0},
     "integrations-resume-stalled-runs": {"task": "integrations.tasks.resume_stalled_runs", "schedule": 300.0},
 }

@@ -7,7 +7,7 @@ from ledger import roles
 from ledger.admin import CompanyScopedAdmin
 
 from . import services
-from .models import AccountMapping, Connection, ExternalAccount, OutboxEntry, SyncIssue, SyncRun
+from .models import AccountMapping, Connection, ExternalAccount, InboundRecord, OutboxEntry, SyncIssue, SyncRun
 
 
 class ReadOnlyAdmin(CompanyScopedAdmin):
@@ -83,3 +83,11 @@ class OutboxEntryAdmin(ReadOnlyAdmin):
     list_display = ["entry", "state", "external_id", "request_key", "synced_at", "connection"]
     list_filter = ["state"]
     search_fields = ["external_id", "request_key"]
+
+
+@admin.register(InboundRecord)
+class InboundRecordAdmin(ReadOnlyAdmin):
+    company_path = "connection__company"
+    list_display = ["kind", "number", "state", "entry", "reason", "pulled_at", "connection"]
+    list_filter = ["kind", "state"]
+    search_fields = ["number", "external_id", "reason"]

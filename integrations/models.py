@@ -43,6 +43,7 @@ class Connection(models.Model):
     remote_closed_date = models.DateField(null=True, blank=True, help_text="The closed date last pulled from the vendor (BC7).")
     closed_date_pulled_at = models.DateTimeField(null=True, blank=True)
     accounts_pulled_at = models.DateTimeField(null=True, blank=True)
+    inbound_pulled_at = models.DateTimeField(null=True, blank=True, help_text="Inbound transactions are pulled from here on.")
     connected_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     connected_at = models.DateTimeField(auto_now_add=True)
     disconnected_at = models.DateTimeField(null=True, blank=True)
@@ -104,6 +105,7 @@ class SyncRun(models.Model):
     class Kind(models.TextChoices):
         PUSH = "push", "Push journal entries"
         CLOSED_DATE = "closed_date", "Pull closed date"
+        INBOUND = "inbound", "Pull inbound transactions"
         ACCOUNTS = "accounts", "Pull chart of accounts"
 
     class Status(models.TextChoices):
@@ -205,3 +207,29 @@ class OutboxEntry(models.Model):
 
     def __str__(self) -> str:
         return f"JE-{self.entry_id} → {self.external_id or '(not yet)'} [{self.state}]"
+
+
+class InboundRecord(models.Model):
+    """A transaction made in the accounting system and pulled in (IN6, BC6): imported once as a
+    journal entry, or rejected with the reason (shown on its run, tried again when seen again)."""
+
+    class State(models.TextChoices):
+        IMPORTED = "imported", "Imported"
+        REJECTED = "rejected", "Rejected"
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="inbound")
+    kind = models.CharField(max_length=20)
+    external_id = models.CharField(max_length=100)
+    number = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=20, choices=State.choices)
+    entry = models.ForeignKey(JournalEntry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reason = models.TextField(blank=True)
+    run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    pulled_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-pulled_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["connection", "kind", "external_id"], name="inbound_once_per_transaction")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.number or self.external_id} [{self.state}]"

@@ -60,7 +60,7 @@ def entries_needing_sync(
     """Entries not held by the vendor as they stand now (never synced, failed, or changed since):
     PC4 lets a period lock only when this is empty."""
     conn = connection_active(company)
-    entries = JournalEntry.objects.filter(company=company)
+    entries = JournalEntry.objects.filter(company=company).exclude(source=JournalEntry.Source.INBOUND_SYNC)
     if period_start:
         entries = entries.filter(entry_date__gte=period_start)
     if period_end:

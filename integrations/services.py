@@ -27,7 +27,7 @@ from ledger.services import audit_record
 
 from . import ratelimit
 from .exceptions import IntegrationError, SyncRetryLater
-from .models import AccountMapping, Connection, ExternalAccount, OutboxEntry, SyncIssue, SyncRun
+from .models import AccountMapping, Connection, ExternalAccount, InboundRecord, OutboxEntry, SyncIssue, SyncRun
 from .providers import Provider, ProviderConfig, provider_class
 from .providers.base import (
     ClosedDate,
@@ -352,6 +352,101 @@ def closed_date_apply(*, connection: Connection, closed: ClosedDate, actor: Abst
     return {"applied_to_ledger": False}
 
 
+# ---------------------------------------------------------------- inbound transactions (IN6, BC6)
+
+
+def inbound_pull(*, connection: Connection, actor: AbstractBaseUser | None = None) -> SyncRun:
+    """Pull invoices, bills and payments made in the accounting system since the last pull and
+    post each as an inbound journal entry through the ledger's posting service (which keeps and
+    flags an unbalanced one, and whose books-closed guard decides BC6). Every refusal, ours or the
+    ledger's, is a row on the run and on the transaction's record; nothing is dropped."""
+    run = SyncRun.objects.create(
+        company_id=connection.company_id,
+        connection=connection,
+        kind=SyncRun.Kind.INBOUND,
+        status=SyncRun.Status.RUNNING,
+        started_at=timezone.now(),
+        created_by=actor,
+    )
+    pulled_from = timezone.now() - timedelta(minutes=5)  # overlap: the records make a re-pull harmless
+    try:
+        txns, connection = call_with_token(connection, lambda p: p.pull_inbound(since=connection.inbound_pulled_at))
+    except IntegrationError as exc:
+        return _run_finish(run, error=exc.message)
+    mappings = AccountMapping.objects.filter(connection=connection).select_related("external_account", "account")
+    local: dict[str, Account] = {}
+    for m in sorted(mappings, key=lambda m: m.account.code, reverse=True):  # several: the lowest code wins
+        local[m.external_account.external_id] = m.account
+    externals = list(ExternalAccount.objects.filter(connection=connection))
+    by_number = {e.number: e.external_id for e in externals if e.number}
+    labels = {e.external_id: str(e) for e in externals}
+    done = set(
+        InboundRecord.objects.filter(connection=connection, state=InboundRecord.State.IMPORTED).values_list("kind", "external_id")
+    )
+    fresh = [t for t in txns if (t.kind, t.external_id) not in done]
+    SyncRun.objects.filter(pk=run.pk).update(total=len(fresh), requests=1)
+    for txn in fresh:
+        _inbound_post(connection, run, txn, local, by_number, labels, actor)
+    Connection.objects.filter(pk=connection.pk).update(inbound_pulled_at=pulled_from)
+    run = _run_finish(run)
+    return run
+
+
+def _inbound_post(connection, run, txn, local, by_number, labels, actor) -> None:
+    from ledger.exceptions import LedgerError
+    from ledger.services import LineInput, journal_entry_create
+
+    lines, problem = [], ""
+    for line in txn.lines:
+        external_id = line.external_account_id or by_number.get(line.external_account_code, "")
+        account = local.get(external_id)
+        if account is None:
+            problem = (
+                f"No closebooks account is mapped to {connection.get_provider_display()} account "
+                f"{labels.get(external_id) or line.external_account_code or line.external_account_id}."
+            )
+            break
+        lines.append(LineInput(account, debit=line.debit, credit=line.credit, description=line.description))
+    entry = None
+    with transaction.atomic():
+        if not problem:
+            try:
+                with transaction.atomic():
+                    entry = journal_entry_create(
+                        company=connection.company,
+                        entry_date=txn.txn_date,
+                        lines=lines,
+                        actor=actor,
+                        memo=txn.memo,
+                        reference=f"{connection.provider}:{txn.kind}:{txn.number or txn.external_id}"[:100],
+                        source=JournalEntry.Source.INBOUND_SYNC,
+                    )
+            except LedgerError as exc:
+                problem = exc.message
+        InboundRecord.objects.update_or_create(
+            connection=connection,
+            kind=txn.kind,
+            external_id=txn.external_id,
+            defaults={
+                "number": txn.number[:100],
+                "state": InboundRecord.State.REJECTED if problem else InboundRecord.State.IMPORTED,
+                "entry": entry,
+                "reason": problem,
+                "run": run,
+                "pulled_at": timezone.now(),
+            },
+        )
+        if problem:
+            SyncIssue.objects.create(
+                run=run,
+                code="inbound_rejected",
+                message=f"{txn.kind} {txn.number or txn.external_id} dated {txn.txn_date}: {problem}",
+            )
+            SyncRun.objects.filter(pk=run.pk).update(failed=F("failed") + 1, heartbeat_at=timezone.now())
+        else:
+            SyncRun.objects.filter(pk=run.pk).update(done=F("done") + 1, heartbeat_at=timezone.now())
+
+
 # ---------------------------------------------------------------- push engine (IN4)
 
 
@@ -384,7 +479,8 @@ def sync_run_start(
             period_start=period_start,
             period_end=period_end,
         )
-        entries = JournalEntry.objects.filter(company=company)
+        # Entries that came from the accounting system are already there: never pushed back.
+        entries = JournalEntry.objects.filter(company=company).exclude(source=JournalEntry.Source.INBOUND_SYNC)
         if period_start:
             entries = entries.filter(entry_date__gte=period_start)
         if period_end:

@@ -40,6 +40,16 @@ def pull_closed_dates() -> int:
 
 
 @shared_task(acks_late=True)
+def pull_inbound() -> int:
+    """Beat: pull invoices, bills and payments made in each active connection's system (IN6, BC6)."""
+    pulled = 0
+    for connection in Connection.objects.filter(status=Connection.Status.ACTIVE):
+        run = services.inbound_pull(connection=connection)
+        pulled += run.done
+    return pulled
+
+
+@shared_task(acks_late=True)
 def pull_accounts(connection_id: int) -> int:
     try:
         return services.accounts_pull(connection=Connection.objects.get(pk=connection_id), actor=None)

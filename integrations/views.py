@@ -128,6 +128,9 @@ def pull(request, slug):
     try:
         if what == "accounts":
             messages.success(request, f"{services.accounts_pull(connection=conn, actor=request.user)} accounts pulled.")
+        elif what == "inbound":
+            run = services.inbound_pull(connection=conn, actor=request.user)
+            return redirect("integrations:run", slug=company.slug, pk=run.pk)
         else:
             run = services.closed_date_pull(connection=conn, actor=request.user)
             if run.status == SyncRun.Status.FAILED:

@@ -23,8 +23,11 @@ QBO_TYPES = {
 SPECIAL = {"1000": "Bank", "1010": "Bank", "1020": "Bank", "1100": "Accounts Receivable", "2000": "Accounts Payable"}
 DOC_NUMBER = re.compile(r"^CB-(\d+)$")
 QUERY = re.compile(
-    r"select \* from account(?P<where>.*?)(?:startposition (?P<start>\d+))?\s*(?:maxresults (?P<max>\d+))?\s*$", re.I | re.S
+    r"select \* from (?P<entity>\w+)(?P<where>.*?)(?:startposition (?P<start>\d+))?\s*(?:maxresults (?P<max>\d+))?\s*$",
+    re.I | re.S,
 )
+UPDATED_SINCE = re.compile(r"metadata\.lastupdatedtime\s*>\s*'([^']+)'", re.I)
+SUBTYPES = {"2300": "SalesTaxPayable", "1400": "UndepositedFunds"}
 INACTIVE_TOO = re.compile(r"active\s+in\s*\(\s*true\s*,\s*false\s*\)", re.I)
 CLOSED_DETAIL = (
     "The account period has closed and the account books cannot be updated through the QBO Services API. "
@@ -60,6 +63,7 @@ class FakeQuickBooksOnline(FakeVendor):
                 "AccountType": SPECIAL.get(a["number"], QBO_TYPES.get(a["type"], a["type"])),
                 "Active": a["active"],
                 "Classification": a["type"].title(),
+                **({"AccountSubType": SUBTYPES[a["number"]]} if a["number"] in SUBTYPES else {}),
                 "SyncToken": "0",
             }
             for n, a in enumerate(self.chart, start=30)
@@ -68,6 +72,18 @@ class FakeQuickBooksOnline(FakeVendor):
         self.faults_in_200 = faults_in_200
         self.journals: dict[str, dict] = {}
         self.replies: dict[tuple[str, str], Response] = {}
+        # Transactions made in QuickBooks, for the inbound pull: one Item per income account.
+        self.tables: dict[str, list[dict]] = {"Item": [], "Invoice": [], "Bill": [], "Payment": []}
+        for account in self.accounts:
+            if account["AccountType"] == "Income":
+                self.tables["Item"].append(
+                    {
+                        "Id": f"9{account['Id']}",
+                        "Name": account["Name"],
+                        "Type": "Service",
+                        "IncomeAccountRef": {"value": account["Id"]},
+                    }
+                )
         self.next_id = 100
 
     # ------------------------------------------------------------ vendor specifics
@@ -177,14 +193,99 @@ class FakeQuickBooksOnline(FakeVendor):
     def query(self, request: Request) -> Response:
         sql = request.query.get("query") or request.body.decode()
         match = QUERY.match(sql.strip())
-        if not match:
+        if not match or (match.group("entity") != "Account" and match.group("entity") not in self.tables):
             return self.fault_response(fault("QueryParserError", f"Encountered an error parsing: {sql[:80]}", "4000"))
-        include_inactive = INACTIVE_TOO.search(match.group("where") or "") is not None
-        rows = [a for a in self.accounts if include_inactive or a["Active"]]
+        entity, where = match.group("entity"), match.group("where") or ""
+        if entity == "Account":
+            rows = [a for a in self.accounts if INACTIVE_TOO.search(where) or a["Active"]]
+        else:
+            rows = list(self.tables[entity])
+            since = UPDATED_SINCE.search(where)
+            if since:
+                cutoff = datetime.fromisoformat(since.group(1))
+                rows = [r for r in rows if datetime.fromisoformat(r["MetaData"]["LastUpdatedTime"]) > cutoff]
         start, size = int(match.group("start") or 1), min(int(match.group("max") or 100), 1000)
         page = rows[start - 1 : start - 1 + size]
         return Response(
-            200, {"QueryResponse": {"Account": page, "startPosition": start, "maxResults": len(page)}, "time": now_text()}
+            200, {"QueryResponse": {entity: page, "startPosition": start, "maxResults": len(page)}, "time": now_text()}
+        )
+
+    # ------------------------------------------------------------ transactions made in QuickBooks
+
+    def account_id(self, number: str) -> str:
+        return next(a["Id"] for a in self.accounts if a["AcctNum"] == number)
+
+    def _add(self, table: str, row: dict) -> dict:
+        with self.lock:
+            self.next_id += 1
+            row = {
+                "Id": str(self.next_id),
+                "SyncToken": "0",
+                "domain": "QBO",
+                "MetaData": {"CreateTime": now_text(), "LastUpdatedTime": now_text()},
+                **row,
+            }
+            self.tables[table].append(row)
+        return row
+
+    def add_invoice(
+        self, *, number: str, txn_date: date, customer: str, lines: list[tuple[str, Decimal]], tax: Decimal = Decimal(0)
+    ):
+        """``lines``: (income account number, amount) pairs, sold through that account's item."""
+        items = {i["IncomeAccountRef"]["value"]: i for i in self.tables["Item"]}
+        body = [
+            {
+                "Amount": amount,
+                "DetailType": "SalesItemLineDetail",
+                "Description": f"{customer} {number}",
+                "SalesItemLineDetail": {"ItemRef": {"value": items[self.account_id(n)]["Id"]}},
+            }
+            for n, amount in lines
+        ]
+        total = sum((a for _, a in lines), Decimal(0)) + tax
+        body.append({"Amount": total - tax, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}})
+        return self._add(
+            "Invoice",
+            {
+                "DocNumber": number,
+                "TxnDate": txn_date.isoformat(),
+                "Line": body,
+                "TotalAmt": total,
+                "TxnTaxDetail": {"TotalTax": tax},
+                "CustomerRef": {"value": "1", "name": customer},
+            },
+        )
+
+    def add_bill(self, *, number: str, txn_date: date, vendor: str, lines: list[tuple[str, Decimal]]):
+        body = [
+            {
+                "Amount": amount,
+                "DetailType": "AccountBasedExpenseLineDetail",
+                "Description": vendor,
+                "AccountBasedExpenseLineDetail": {"AccountRef": {"value": self.account_id(n)}},
+            }
+            for n, amount in lines
+        ]
+        return self._add(
+            "Bill",
+            {
+                "DocNumber": number,
+                "TxnDate": txn_date.isoformat(),
+                "Line": body,
+                "TotalAmt": sum((a for _, a in lines), Decimal(0)),
+                "VendorRef": {"value": "1", "name": vendor},
+            },
+        )
+
+    def add_payment(self, *, txn_date: date, customer: str, amount: Decimal, deposit_to: str = "1000"):
+        return self._add(
+            "Payment",
+            {
+                "TxnDate": txn_date.isoformat(),
+                "TotalAmt": amount,
+                "DepositToAccountRef": {"value": self.account_id(deposit_to)},
+                "CustomerRef": {"value": "1", "name": customer},
+            },
         )
 
     def journal_entry(self, request: Request) -> Response:

@@ -15,6 +15,7 @@ from decimal import Decimal
 from .chart import default_chart
 from .server import FakeVendor, Request, Response
 
+SYSTEM_ACCOUNTS = {"1100": "DEBTORS", "2000": "CREDITORS", "2300": "GST"}
 XERO_TYPES = {"asset": "CURRENT", "liability": "CURRLIAB", "equity": "EQUITY", "revenue": "REVENUE", "expense": "EXPENSE"}
 NARRATION = re.compile(r"^closebooks JE-(\d+)\b")
 DAY_LIMIT = 5000
@@ -52,6 +53,7 @@ class FakeXero(FakeVendor):
                 "Type": XERO_TYPES.get(a["type"], a["type"].upper()),
                 "Status": "ACTIVE" if a["active"] else "ARCHIVED",
                 "Class": a["type"].upper(),
+                **({"SystemAccount": SYSTEM_ACCOUNTS[a["number"]]} if a["number"] in SYSTEM_ACCOUNTS else {}),
             }
             for a in self.chart
         ]
@@ -59,6 +61,8 @@ class FakeXero(FakeVendor):
         self.end_of_year_lock_date = end_of_year_lock_date
         self.journals: dict[str, dict] = {}
         self.replies: dict[str, Response] = {}
+        self.invoices: list[dict] = []  # made in Xero, for the inbound pull
+        self.payments: list[dict] = []
         self.day_calls = 0
 
     def new_tenant_id(self) -> str:
@@ -145,6 +149,17 @@ class FakeXero(FakeVendor):
         resource = path.rsplit("/", 1)[-1]
         if resource == "Accounts" and request.method == "GET":
             return Response(200, {"Id": str(uuid.uuid4()), "Status": "OK", "Accounts": self.accounts})
+        if resource in ("Invoices", "Payments") and request.method == "GET":
+            rows = self.invoices if resource == "Invoices" else self.payments
+            since = request.headers.get("if-modified-since")
+            if since:
+                cutoff = datetime.fromisoformat(since).replace(tzinfo=UTC)
+                rows = [r for r in rows if r["_updated"] > cutoff]
+            if resource == "Invoices" and request.query.get("Statuses"):
+                rows = [r for r in rows if r["Status"] in request.query["Statuses"].split(",")]
+            page = int(request.query.get("page", "1"))
+            rows = [{k: v for k, v in r.items() if k != "_updated"} for r in rows[(page - 1) * 100 : page * 100]]
+            return Response(200, {"Id": str(uuid.uuid4()), "Status": "OK", resource: rows})
         if resource == "Organisation" and request.method == "GET":
             org = {"Name": self.tenant_name, "BaseCurrency": "USD", "FinancialYearEndDay": 31, "FinancialYearEndMonth": 12}
             if self.period_lock_date:
@@ -213,6 +228,45 @@ class FakeXero(FakeVendor):
                 "ManualJournals": results,
             },
         )
+
+    def add_invoice(
+        self, *, kind: str, number: str, txn_date: date, contact: str, lines: list[tuple[str, Decimal]], tax: Decimal = Decimal(0)
+    ) -> dict:
+        """``kind`` ACCREC (sales invoice) or ACCPAY (bill); ``lines``: (account code, amount excl. tax)."""
+        subtotal = sum((a for _, a in lines), Decimal(0))
+        row = {
+            "InvoiceID": str(uuid.uuid4()),
+            "Type": kind,
+            "InvoiceNumber": number,
+            "Date": ms_date(txn_date),
+            "Status": "AUTHORISED",
+            "LineAmountTypes": "Exclusive",
+            "Contact": {"Name": contact},
+            "LineItems": [{"Description": contact, "LineAmount": a, "AccountCode": code} for code, a in lines],
+            "SubTotal": subtotal,
+            "TotalTax": tax,
+            "Total": subtotal + tax,
+            "_updated": datetime.now(UTC),
+        }
+        with self.lock:
+            self.invoices.append(row)
+        return row
+
+    def add_payment(self, *, invoice: dict, txn_date: date, amount: Decimal, bank_code: str = "1000") -> dict:
+        bank = next(a for a in self.accounts if a["Code"] == bank_code)
+        row = {
+            "PaymentID": str(uuid.uuid4()),
+            "Date": ms_date(txn_date),
+            "Amount": amount,
+            "Reference": invoice["InvoiceNumber"],
+            "Account": {"AccountID": bank["AccountID"], "Code": bank_code},
+            "Invoice": {"InvoiceID": invoice["InvoiceID"], "Type": invoice["Type"]},
+            "Status": "AUTHORISED",
+            "_updated": datetime.now(UTC),
+        }
+        with self.lock:
+            self.payments.append(row)
+        return row
 
     def validate(self, item: dict, *, update: bool) -> list[str]:
         errors = []

@@ -119,6 +119,30 @@ class ClosedDate:
 
 
 @dataclass(frozen=True)
+class InboundLine:
+    """One side of an inbound transaction, on a vendor account (by id, or by code where the
+    vendor names accounts by code, as Xero's line items do)."""
+
+    debit: Decimal
+    credit: Decimal
+    external_account_id: str = ""
+    external_account_code: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class InboundTransaction:
+    """An invoice, bill or payment made in the accounting system, as the journal lines it posts."""
+
+    kind: str  # invoice | bill | payment
+    external_id: str
+    number: str
+    txn_date: date
+    memo: str
+    lines: tuple[InboundLine, ...]
+
+
+@dataclass(frozen=True)
 class ProviderConfig:
     """Where the vendor lives and who we are to it. Base URLs are configurable so that a fake
     vendor on 127.0.0.1 can stand in for the real one; a connection keeps the URLs it was made with."""
@@ -182,6 +206,10 @@ class Provider(abc.ABC):
         """The closed date of a single-entity company (the top level of a multi-entity one)."""
         dates = self.read_closed_dates()
         return next((d for d in dates if not d.entity), dates[0] if dates else ClosedDate(None))
+
+    @abc.abstractmethod
+    def pull_inbound(self, *, since: datetime | None) -> list[InboundTransaction]:
+        """Invoices, bills and payments changed in the vendor since ``since`` (all when None) (IN6)."""
 
     @abc.abstractmethod
     def remote_version(self) -> str: ...

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from .base import (
@@ -10,6 +11,8 @@ from .base import (
     ClosedPeriodRejected,
     ConnectionBroken,
     EntryRejected,
+    InboundLine,
+    InboundTransaction,
     Provider,
     ProviderError,
     PushEntry,
@@ -29,6 +32,28 @@ SCOPE = "com.intuit.quickbooks.accounting"
 PAGE = 1000
 BATCH_MAX = 30  # BatchItemRequest payloads per batch call
 JSON = {"Content-Type": "application/json"}
+
+
+ZERO = Decimal("0.00")
+
+
+def _money(value: object) -> Decimal:
+    return Decimal(str(value)).quantize(ZERO)
+
+
+def _name(row: dict, ref: str) -> str:
+    return str((row.get(ref) or {}).get("name", ""))
+
+
+def _txn(kind: str, row: dict, lines: list[InboundLine]) -> InboundTransaction:
+    return InboundTransaction(
+        kind=kind,
+        external_id=str(row["Id"]),
+        number=str(row.get("DocNumber") or row["Id"]),
+        txn_date=date.fromisoformat(str(row["TxnDate"])[:10]),
+        memo=str(row.get("PrivateNote") or f"QuickBooks {kind} {row.get('DocNumber') or row['Id']}"),
+        lines=tuple(lines),
+    )
 
 
 def is_closed_period(error: dict) -> bool:
@@ -133,29 +158,38 @@ class QuickBooksOnline(Provider):
 
     # ------------------------------------------------------------ data
 
-    def list_accounts(self) -> list[RemoteAccount]:
-        accounts: list[RemoteAccount] = []
+    def _query(self, entity: str, where: str = "") -> list[dict]:
+        """``SELECT * FROM <entity>`` through /query, page by page (1000 rows at most per page)."""
+        found: list[dict] = []
         start = 1
         while True:
-            sql = f"SELECT * FROM Account WHERE Active IN (true,false) STARTPOSITION {start} MAXRESULTS {PAGE}"  # noqa: S608 - integers only
+            # QBO's query language, not SQL sent to a database; entity and where are our own constants and ISO dates.
+            sql = f"SELECT * FROM {entity}{where} STARTPOSITION {start} MAXRESULTS {PAGE}"  # noqa: S608
             body = self._call("POST", self._url("query"), content=sql, headers={"Content-Type": "application/text"})
-            rows = (body.get("QueryResponse") or {}).get("Account", [])
-            for row in rows:
-                try:
-                    accounts.append(
-                        RemoteAccount(
-                            external_id=str(row["Id"]),
-                            number=str(row.get("AcctNum") or ""),
-                            name=str(row.get("FullyQualifiedName") or row["Name"]),
-                            type=str(row.get("AccountType") or ""),
-                            active=bool(row.get("Active", True)),
-                        )
-                    )
-                except (KeyError, TypeError):
-                    raise UnexpectedResponse(f"{VENDOR} returned an Account without Id or Name.") from None
+            rows = (body.get("QueryResponse") or {}).get(entity, [])
+            if not isinstance(rows, list):
+                raise UnexpectedResponse(f"{VENDOR} /query answered {entity} that is not a list.")
+            found.extend(rows)
             if len(rows) < PAGE:
-                return accounts
+                return found
             start += PAGE
+
+    def list_accounts(self) -> list[RemoteAccount]:
+        accounts: list[RemoteAccount] = []
+        for row in self._query("Account", " WHERE Active IN (true,false)"):
+            try:
+                accounts.append(
+                    RemoteAccount(
+                        external_id=str(row["Id"]),
+                        number=str(row.get("AcctNum") or ""),
+                        name=str(row.get("FullyQualifiedName") or row["Name"]),
+                        type=str(row.get("AccountType") or ""),
+                        active=bool(row.get("Active", True)),
+                    )
+                )
+            except (KeyError, TypeError):
+                raise UnexpectedResponse(f"{VENDOR} returned an Account without Id or Name.") from None
+        return accounts
 
     @staticmethod
     def journal_entry_body(entry: PushEntry) -> dict:
@@ -241,6 +275,68 @@ class QuickBooksOnline(Provider):
             return [ClosedDate(date.fromisoformat(str(raw)[:10]), detail={"BookCloseDate": raw})]
         except ValueError:
             raise UnexpectedResponse(f"{VENDOR} BookCloseDate {raw!r} is not a date.") from None
+
+    def pull_inbound(self, *, since: datetime | None) -> list[InboundTransaction]:
+        """Invoices (Dr AR, Cr each item's income account, Cr sales tax), bills (Dr each line's
+        expense account, Cr AP) and payments (Dr the deposit account, Cr AR) changed since ``since``."""
+        where = f" WHERE MetaData.LastUpdatedTime > '{since.isoformat(timespec='seconds')}'" if since else ""
+        accounts = self._query("Account", " WHERE Active IN (true,false)")
+
+        def account_of(kind: str, subtype: str = "") -> str:
+            for a in accounts:
+                if a.get("AccountType") == kind and (not subtype or a.get("AccountSubType") == subtype):
+                    return str(a["Id"])
+            raise UnexpectedResponse(f"{VENDOR} has no {subtype or kind} account.")
+
+        items = {str(i["Id"]): i for i in self._query("Item")}
+        found: list[InboundTransaction] = []
+        try:
+            for inv in self._query("Invoice", where):
+                lines = []
+                for line in inv.get("Line") or []:
+                    if line.get("DetailType") != "SalesItemLineDetail":
+                        continue
+                    item = items.get(str(line["SalesItemLineDetail"]["ItemRef"]["value"]), {})
+                    income = (item.get("IncomeAccountRef") or {}).get("value")
+                    if not income:
+                        raise UnexpectedResponse(f"{VENDOR} invoice {inv['Id']} sells an item without an income account.")
+                    lines.append(InboundLine(ZERO, _money(line["Amount"]), str(income), description=line.get("Description", "")))
+                tax = _money((inv.get("TxnTaxDetail") or {}).get("TotalTax", 0))
+                if tax:
+                    lines.append(
+                        InboundLine(ZERO, tax, account_of("Other Current Liability", "SalesTaxPayable"), description="Sales tax")
+                    )
+                ar = (inv.get("ARAccountRef") or {}).get("value") or account_of("Accounts Receivable")
+                lines.insert(0, InboundLine(_money(inv["TotalAmt"]), ZERO, str(ar), description=_name(inv, "CustomerRef")))
+                found.append(_txn("invoice", inv, lines))
+            for bill in self._query("Bill", where):
+                lines = [
+                    InboundLine(
+                        _money(line["Amount"]),
+                        ZERO,
+                        str(line["AccountBasedExpenseLineDetail"]["AccountRef"]["value"]),
+                        description=line.get("Description", ""),
+                    )
+                    for line in bill.get("Line") or []
+                    if line.get("DetailType") == "AccountBasedExpenseLineDetail"
+                ]
+                ap = (bill.get("APAccountRef") or {}).get("value") or account_of("Accounts Payable")
+                lines.append(InboundLine(ZERO, _money(bill["TotalAmt"]), str(ap), description=_name(bill, "VendorRef")))
+                found.append(_txn("bill", bill, lines))
+            for pay in self._query("Payment", where):
+                deposit = (pay.get("DepositToAccountRef") or {}).get("value") or account_of(
+                    "Other Current Asset", "UndepositedFunds"
+                )
+                ar = (pay.get("ARAccountRef") or {}).get("value") or account_of("Accounts Receivable")
+                amount = _money(pay["TotalAmt"])
+                lines = [
+                    InboundLine(amount, ZERO, str(deposit)),
+                    InboundLine(ZERO, amount, str(ar), description=_name(pay, "CustomerRef")),
+                ]
+                found.append(_txn("payment", pay, lines))
+        except (KeyError, TypeError):
+            raise UnexpectedResponse(f"{VENDOR} returned an invoice, bill or payment without its documented fields.") from None
+        return found
 
     def remote_version(self) -> str:
         return f"QuickBooks Online API v3, minorversion {MINOR_VERSION}"

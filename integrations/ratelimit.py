@@ -16,7 +16,10 @@ from collections import defaultdict, deque
 
 from django.conf import settings
 
+from .providers.base import TransientError
+
 WINDOW = 60.0
+OUTAGE_ATTEMPTS = 8  # about a minute of backoff before the task retries later
 # Our clock starts before the request leaves; the vendor's when it arrives. A little margin keeps
 # the two windows from disagreeing at the edge.
 MARGIN = 0.25
@@ -47,11 +50,15 @@ class RedisLimiter:
     def __init__(self, url: str):
         import redis
 
-        self.client = redis.Redis.from_url(url)
+        self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self.script = self.client.register_script(_SCRIPT)
+        self.errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
     def try_acquire(self, keys: list[str], limits: list[int]) -> float:
-        return float(self.script(keys=keys, args=[WINDOW + MARGIN, uuid.uuid4().hex, *limits]))
+        try:
+            return float(self.script(keys=keys, args=[WINDOW + MARGIN, uuid.uuid4().hex, *limits]))
+        except self.errors as exc:
+            raise ConnectionError(str(exc)) from None
 
 
 class MemoryLimiter:
@@ -96,8 +103,20 @@ def acquire(provider_code: str, tenant_id: str, buckets: list[tuple[str, int]], 
     keys = [f"closebooks:quota:{provider_code}:{tenant_id}:{name}" for name, _ in buckets]
     limits = [limit for _, limit in buckets]
     waited = 0.0
+    outage = 0
     while True:
-        wait = limiter().try_acquire(keys, limits)
+        try:
+            wait = limiter().try_acquire(keys, limits)
+        except (ConnectionError, TimeoutError, OSError) as exc:
+            # Redis restarting or unreachable: the quota cannot be checked, so nothing is sent;
+            # wait and ask again, and give the run back to its task if it lasts.
+            outage += 1
+            if outage > OUTAGE_ATTEMPTS:
+                raise TransientError(f"The quota store (Redis) is unreachable: {type(exc).__name__}.") from None
+            pause = min(10.0, 0.25 * 2**outage) * random.uniform(0.5, 1.0)
+            sleep(pause)
+            waited += pause
+            continue
         if wait <= 0:
             return waited
         pause = wait + random.uniform(0, 0.05)  # jitter: workers waiting on one window do not wake together

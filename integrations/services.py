@@ -711,9 +711,9 @@ class _PushEngine:
         transient = throttled = attempts = 0
         refreshed = False
         while True:
-            ratelimit.acquire(self.provider.code, self.connection.tenant_id, self._buckets(len(entries)), sleep=self.sleep)
-            attempts += 1
             try:
+                ratelimit.acquire(self.provider.code, self.connection.tenant_id, self._buckets(len(entries)), sleep=self.sleep)
+                attempts += 1
                 return self.provider.push_entries(entries, key=key), attempts
             except TokenExpired:
                 if refreshed:

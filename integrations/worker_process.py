@@ -38,6 +38,15 @@ class WorkerProcess:
     def start(self) -> WorkerProcess:
         from closebooks.celery import app
 
+        return self._start(app)
+
+    def start_on(self, broker_url: str) -> WorkerProcess:
+        """Start, and wait for the worker through another broker than this process's own."""
+        from celery import Celery
+
+        return self._start(Celery(broker=broker_url))
+
+    def _start(self, app) -> WorkerProcess:
         self.log.parent.mkdir(exist_ok=True)
         out = open(self.log, "a")  # noqa: SIM115 - the child keeps it open
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments

@@ -79,3 +79,30 @@ def test_stalled_runs_are_enqueued_again(company, monkeypatch):
     sent = []
     monkeypatch.setattr(tasks.push_run, "delay", lambda run_id: sent.append(run_id))
     assert tasks.resume_stalled_runs() == 1 and sent == [run.pk]
+
+
+def test_quota_store_outage_waits_then_gives_the_run_back(monkeypatch):
+    """Redis unreachable: nothing is sent unchecked; short outages are waited out, long ones raise
+    a transient error (the task retries later)."""
+    from integrations.providers.base import TransientError
+
+    answers = iter([ConnectionError("down"), ConnectionError("down"), 0.0])
+
+    class Flaky:
+        def try_acquire(self, keys, limits):
+            answer = next(answers)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+    monkeypatch.setattr(ratelimit, "limiter", lambda: Flaky())
+    slept = []
+    assert ratelimit.acquire("qbo", "t", [("calls", 500)], sleep=slept.append) > 0 and len(slept) == 2
+
+    class Down:
+        def try_acquire(self, keys, limits):
+            raise ConnectionError("down")
+
+    monkeypatch.setattr(ratelimit, "limiter", lambda: Down())
+    with pytest.raises(TransientError, match="unreachable"):
+        ratelimit.acquire("qbo", "t", [("calls", 500)], sleep=lambda s: None)

@@ -44,7 +44,7 @@ class WorkerProcess:
         """Start, and wait for the worker through another broker than this process's own."""
         from celery import Celery
 
-        return self._start(Celery(broker=broker_url))
+        return self._start(Celery(broker=broker_url, set_as_current=False))
 
     def _start(self, app) -> WorkerProcess:
         self.log.parent.mkdir(exist_ok=True)

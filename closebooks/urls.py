@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from integrations import views as integrations_views
 from ledger import views as ledger_views
 
 urlpatterns = [
@@ -11,4 +12,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("c/<slug:slug>/", include("ledger.urls")),
     path("c/<slug:slug>/reconcile/", include("reconciliation.urls")),
+    path("c/<slug:slug>/integrations/", include("integrations.urls")),
+    path("integrations/callback/<str:provider>/", integrations_views.connect_callback, name="integrations_callback"),
 ]

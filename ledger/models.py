@@ -463,6 +463,16 @@ DOCUMENT_PROXIES = {
 }
 
 
+class TransactionType(models.TextChoices):
+    """The type of a money movement as the transaction report shows it (MR4, MR5). Manual and
+    overpayment credits are no transaction of their own: they carry an empty type."""
+
+    PAYMENT = "payment", "Payment"
+    CUSTOMER_CREDIT = "customer_credit", "Customer Credit"
+    REFUND_AS_CREDIT = "refund_as_credit", "Refund as Customer Credit"
+    REFUND = "refund", "Refund"
+
+
 class Payment(models.Model):
     """Money in (from a customer) or out (to a vendor). An incoming payment not (fully) applied to
     invoices is an un-invoiced payment (MR3). Recording posts cash against deposits/prepayments;
@@ -501,6 +511,7 @@ class Payment(models.Model):
     currency = models.CharField(max_length=3, validators=[validate_currency])
     method = models.CharField(max_length=30, blank=True)
     reference = models.CharField(max_length=100, blank=True)
+    transaction_type = models.CharField(max_length=20, choices=TransactionType.choices, default=TransactionType.PAYMENT)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
     voided_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
@@ -551,6 +562,12 @@ class CustomerCredit(models.Model):
     payment = models.ForeignKey(
         Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="credits", help_text="The overpaying payment."
     )
+    transaction_type = models.CharField(
+        max_length=20,
+        choices=TransactionType.choices,
+        blank=True,
+        help_text="Issued: Customer Credit; refund as credit: Refund as Customer Credit; manual and overpayment: none.",
+    )
     memo = models.CharField(max_length=500, blank=True)
     journal_entry = models.ForeignKey(JournalEntry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -558,10 +575,18 @@ class CustomerCredit(models.Model):
 
     class Meta:
         ordering = ["-credit_date", "-id"]
+        indexes = [models.Index(fields=["company", "credit_date"], name="customer_credit_company_date")]
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="customer_credit_amount_positive")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount} {self.currency} · {self.customer}"
+
+    KIND_TRANSACTION_TYPE = {
+        Kind.ISSUED: TransactionType.CUSTOMER_CREDIT,
+        Kind.REFUND_AS_CREDIT: TransactionType.REFUND_AS_CREDIT,
+        Kind.MANUAL: "",
+        Kind.OVERPAYMENT: "",
+    }
 
 
 class Refund(models.Model):
@@ -573,6 +598,7 @@ class Refund(models.Model):
     refund_date = models.DateField()
     amount = models.DecimalField(**MONEY)
     currency = models.CharField(max_length=3, validators=[validate_currency])
+    transaction_type = models.CharField(max_length=20, choices=TransactionType.choices, default=TransactionType.REFUND)
     memo = models.CharField(max_length=500, blank=True)
     journal_entry = models.ForeignKey(JournalEntry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -580,6 +606,7 @@ class Refund(models.Model):
 
     class Meta:
         ordering = ["-refund_date", "-id"]
+        indexes = [models.Index(fields=["company", "refund_date"], name="refund_company_date")]
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive")]
 
     def __str__(self) -> str:
@@ -610,6 +637,7 @@ class Application(models.Model):
 
     class Meta:
         ordering = ["-applied_on", "-id"]
+        indexes = [models.Index(fields=["company", "applied_on"], name="application_company_date")]
         constraints = [
             models.CheckConstraint(condition=~Q(amount=0), name="application_amount_not_zero"),
             models.CheckConstraint(

@@ -44,6 +44,7 @@ from ..models import (
     Payment,
     PostingAccounts,
     Refund,
+    TransactionType,
     Vendor,
 )
 from .core import LineInput, _check_entity, audit_record, journal_entry_create, journal_entry_delete, to_money
@@ -916,11 +917,17 @@ def customer_credit_create(
     payment: Payment | None = None,
     memo: str = "",
     entity: LedgerEntity | None = None,
+    transaction_type: str | None = None,
 ) -> CustomerCredit:
     """Give a customer credit (issued, manual, from an overpayment of ``payment``, or a refund
-    given as credit). Its date may not be in the closed period (BC4)."""
+    given as credit). Its date may not be in the closed period (BC4). ``transaction_type`` is
+    the type the transaction report shows (MR4); by default the one that goes with ``kind``."""
     if kind not in CustomerCredit.Kind.values:
         raise LedgerError(f"Unknown credit kind “{kind}”.", field="kind")
+    if transaction_type is None:
+        transaction_type = CustomerCredit.KIND_TRANSACTION_TYPE[kind]
+    if transaction_type and transaction_type not in TransactionType.values:
+        raise LedgerError(f"Unknown transaction type “{transaction_type}”.", field="transaction_type")
     if customer.company_id != company.pk:
         raise LedgerError(f"Choose a customer of {company}.", field="customer")
     _check_entity(company, entity)
@@ -966,6 +973,7 @@ def customer_credit_create(
         amount=amount,
         currency=cur,
         payment=payment,
+        transaction_type=transaction_type,
         memo=(memo or "")[:500],
         journal_entry=entry,
         created_by=actor if actor is not None and actor.is_authenticated else None,

@@ -117,6 +117,7 @@ def accept(request, slug, rule):
     period = Period(first, last) if first and last and last >= first else default_period(company)
     period_form = PeriodForm(initial={"first": period.first_day, "last": period.last_day}, company=company)
     context = _month_end_context(request, company, period, period_form, accept_forms={rule: form})
+    context["accept_errors"] = [f"{rule} {RULES[rule]}: {error}" for errors in form.errors.values() for error in errors]
     return render(request, "closebooks/month_end/index.html", context, status=400)
 
 

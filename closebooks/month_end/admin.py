@@ -15,7 +15,7 @@ class CheckAcceptanceAdmin(CompanyScopedAdmin):
 
     write_perm = roles.ADMINISTER
     list_display = ["rule", "company", "first_day", "last_day", "difference", "accepted_by", "accepted_at", "open_in_app"]
-    list_filter = ["rule", "company"]
+    list_filter = ["rule"]
     search_fields = ["reason"]
     list_select_related = ["company", "accepted_by"]
 

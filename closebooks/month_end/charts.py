@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 from html import escape
 
-from ledger.models import ZERO, Company
+from ledger.models import Company
 
 from . import figures
 from .figures import Period
@@ -110,4 +110,4 @@ def revenue_chart(company: Company, last: Period) -> Chart:
     return Chart(_frame(title, body, "revenue"), [(label, a, b, b - a) for label, a, b in rows])
 
 
-__all__ = ["ZERO", "Chart", "ar_aging_chart", "revenue_chart"]
+__all__ = ["Chart", "ar_aging_chart", "revenue_chart"]

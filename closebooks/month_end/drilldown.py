@@ -22,7 +22,7 @@ from ledger.models import (
 )
 
 from . import figures
-from .figures import CREDIT_MEMO, INVOICE, MONEY, Period
+from .figures import INVOICE, MONEY, Period
 from .reports import Column
 
 
@@ -247,4 +247,4 @@ def drill_down(company: Company, rule: str, period: Period) -> list[Section]:
     return DRILL_DOWNS[rule](company, period)
 
 
-__all__ = ["CREDIT_MEMO", "Section", "drill_down"]
+__all__ = ["Section", "drill_down"]

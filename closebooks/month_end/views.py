@@ -13,6 +13,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from ledger import roles, selectors
@@ -35,16 +36,9 @@ def _period_query(period: Period) -> str:
     return f"first={period.first_day:%Y-%m-%d}&last={period.last_day:%Y-%m-%d}"
 
 
-def _month_end_context(request, company, period: Period | None, form: PeriodForm, accept_forms: dict | None = None) -> dict:
-    context = {
-        "company": company,
-        "form": form,
-        "period": period,
-        "can_accept": request.user.has_perm(roles.ADMINISTER, company),
-        "rules": RULES,
-    }
-    if period is None:
-        return context
+def checks_context(user, company, period: Period, accept_forms: dict | None = None) -> dict:
+    """What ``closebooks/month_end/_checks.html`` needs to show the six checks of ``period`` with
+    their acceptances (the month-end page, and the close wizard's Review step)."""
     results = run_checks(company, period.first_day, period.last_day)
     acceptances = {}
     for acceptance in CheckAcceptance.objects.filter(
@@ -64,10 +58,20 @@ def _month_end_context(request, company, period: Period | None, form: PeriodForm
                 or AcceptForm(initial={"first": period.first_day, "last": period.last_day}, prefix=result.rule),
             }
         )
+    return {
+        "checks": rows,
+        "passed": sum(1 for r in results if r.passed),
+        "can_accept": user.has_perm(roles.ADMINISTER, company),
+    }
+
+
+def _month_end_context(request, company, period: Period | None, form: PeriodForm, accept_forms: dict | None = None) -> dict:
+    context = {"company": company, "form": form, "period": period, "rules": RULES}
+    if period is None:
+        return context
     aging_day = min(period.last_day, company.today())
     context.update(
-        checks=rows,
-        passed=sum(1 for r in results if r.passed),
+        checks_context(request.user, company, period, accept_forms),
         aging_chart=charts.ar_aging_chart(company, aging_day),
         aging_day=aging_day,
         revenue_chart=charts.revenue_chart(company, Period.containing(period.last_day)),
@@ -111,6 +115,11 @@ def accept(request, slug, rule):
             add_service_error(form, exc)
         else:
             messages.success(request, f"{rule} {RULES[rule]}: the difference is accepted for {period.label}.")
+            back = request.POST.get("next", "")
+            if back and url_has_allowed_host_and_scheme(
+                back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+            ):
+                return redirect(back)  # e.g. the close wizard's Review step
             return redirect(f"{reverse('month_end:index', args=[company.slug])}?{_period_query(period)}")
     first = form.cleaned_data.get("first") if hasattr(form, "cleaned_data") else None
     last = form.cleaned_data.get("last") if hasattr(form, "cleaned_data") else None

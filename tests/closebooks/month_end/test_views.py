@@ -188,3 +188,40 @@ def test_transaction_report_filters_types_and_invoice_dates(client, books):
     assert dict(deposits.context["report"].totals)["Transactions on invoices"] == Decimal("300.00")
     both = client.get(target, {"include": ["payment"], "exclude": ["payment"]})
     assert both.status_code == 400
+
+
+def test_accept_returns_to_a_safe_next_url_only(client, books):
+    books.entry(books.p(20), books.suspense, books.revenue, "5.00")
+    client.force_login(books.user)
+    period = books.period
+    data = {"MR1-first": period.first_day, "MR1-last": period.last_day, "MR1-reason": "Known", "next": "https://evil.example/"}
+    response = client.post(url(books.company, "accept", "MR1"), data)
+    assert response.status_code == 302 and response["Location"].startswith(url(books.company, "index"))
+    books.entry(books.p(21), books.suspense, books.revenue, "1.00")
+    data.update({"next": f"/c/{books.company.slug}/"})
+    response = client.post(url(books.company, "accept", "MR1"), data)
+    assert response["Location"] == f"/c/{books.company.slug}/"
+
+
+def test_admin_lists_acceptances_read_only_for_the_companys_staff(client, books, other_company):
+    from closebooks.month_end.services import check_acceptance_create
+
+    books.entry(books.p(20), books.suspense, books.revenue, "5.00")
+    check_acceptance_create(
+        company=books.company,
+        rule="MR1",
+        first_day=books.period.first_day,
+        last_day=books.period.last_day,
+        reason="Known",
+        actor=books.user,
+    )
+    staff = member(books.company, Role.ADMINISTRATOR, is_staff=True)
+    outsider = member(other_company, Role.ADMINISTRATOR, is_staff=True)
+    client.force_login(staff)
+    changelist = reverse("admin:month_end_checkacceptance_changelist")
+    page = client.get(changelist)
+    assert page.status_code == 200 and page.context["cl"].result_count == 1
+    assert client.get(reverse("admin:month_end_checkacceptance_add")).status_code == 403
+    client.force_login(outsider)
+    page = client.get(changelist)
+    assert page.status_code == 200 and page.context["cl"].result_count == 0

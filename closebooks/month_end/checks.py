@@ -8,6 +8,7 @@ Each figure comes from ``figures`` (set-based aggregates, one definition each).
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -61,6 +62,20 @@ RULES = {
 }
 
 
+_run_cache: ContextVar[dict | None] = ContextVar("month_end_run_cache", default=None)
+
+
+def _transaction_totals(company: Company, period: Period) -> dict:
+    """MR4 and MR5 read the same transaction report: computed once per ``run_checks``."""
+    cache = _run_cache.get()
+    if cache is None:
+        return figures.transaction_totals(company, period)
+    key = ("transaction_totals", company.pk, period)
+    if key not in cache:
+        cache[key] = figures.transaction_totals(company, period)
+    return cache[key]
+
+
 def _report_url(company: Company, key: str, **params) -> str:
     url = reverse("month_end:report", args=[company.slug, key])
     query = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in params.items() if v not in (None, "")}
@@ -108,8 +123,7 @@ def _credit_account_ids(company: Company, *roles: str) -> list[int]:
 
 def check_customer_credits(company: Company, period: Period) -> CheckResult:
     ids = _credit_account_ids(company, "customer_credits")
-    closing = figures.gl_balance(company, ids, period.last_day)
-    opening = figures.gl_balance(company, ids, period.day_before)
+    closing, opening = figures.gl_balances(company, ids, [period.last_day, period.day_before])
     activity = figures.credit_activity(company, period)
     return CheckResult(
         rule="MR2",
@@ -170,7 +184,7 @@ def check_credit_transactions(company: Company, period: Period) -> CheckResult:
     by_kind = figures.credits_by_kind(company, period)
     issued = sum(by_kind.values(), ZERO)
     manual, overpayment = by_kind[CustomerCredit.Kind.MANUAL], by_kind[CustomerCredit.Kind.OVERPAYMENT]
-    transactions = figures.transaction_totals(company, period)
+    transactions = _transaction_totals(company, period)
     credit_transactions = sum((transactions[t] for t in CREDIT_TYPES), ZERO)
     pp = _period_params(period)
     return CheckResult(
@@ -205,7 +219,7 @@ def check_credit_transactions(company: Company, period: Period) -> CheckResult:
 
 
 def check_net_cash(company: Company, period: Period) -> CheckResult:
-    transactions = figures.transaction_totals(company, period)
+    transactions = _transaction_totals(company, period)
     cash = sum((amount for t, amount in transactions.items() if t not in NON_CASH_TYPES), ZERO)
     gl = figures.gl_cash_receipts(company, period)
     return CheckResult(
@@ -234,11 +248,8 @@ def check_net_cash(company: Company, period: Period) -> CheckResult:
 
 
 def check_ar_rollforward(company: Company, period: Period) -> CheckResult:
-    opening = figures.ar_balance(company, period.day_before)
-    closing = figures.ar_balance(company, period.last_day)
-    invoices = figures.total(figures.invoices_of_period(company, period), "total")
-    voided = figures.total(figures.invoices_voided_after(company, period), "total")
-    parts = {key: figures.total(qs, "amount") for key, qs in figures.invoice_applications(company, period).items()}
+    parts = figures.ar_rollforward_parts(company, period)
+    opening, closing, invoices, voided = parts["opening"], parts["closing"], parts["invoices"], parts["voided"]
     pp = _period_params(period)
     first, last = period.first_day, period.last_day
     return CheckResult(
@@ -269,7 +280,7 @@ def check_ar_rollforward(company: Company, period: Period) -> CheckResult:
             ),
         ],
         expected=opening + invoices + voided - closing,
-        actual=sum(parts.values(), ZERO),
+        actual=parts["in_period"] + parts["deposits"] + parts["earlier_invoices"],
         expected_label="Opening AR + Adjusted Invoice Total − Closing AR",
         actual_label="Transactions on invoices",
         causes=[
@@ -298,7 +309,11 @@ def run_check(company: Company, rule: str, first_day: date, last_day: date) -> C
 def run_checks(company: Company, first_day: date, last_day: date) -> list[CheckResult]:
     """The six month-end checks of ``company`` for the period ``first_day``–``last_day`` (MR1–MR6)."""
     period = Period(first_day, last_day)
-    return [check(company, period) for check in CHECKS.values()]
+    token = _run_cache.set({})
+    try:
+        return [check(company, period) for check in CHECKS.values()]
+    finally:
+        _run_cache.reset(token)
 
 
 def failing_unaccepted_checks(company: Company, first_day: date, last_day: date) -> list[CheckResult]:

@@ -225,13 +225,69 @@ def invoice_applications(company: Company, period: Period) -> dict[str, QuerySet
     }
 
 
+def _sums(queryset: QuerySet, amount, filters: dict[str, Q]) -> dict[str, Decimal]:
+    """Several filtered sums of ``amount`` in one scan (SUM … FILTER (WHERE …))."""
+    figures = queryset.aggregate(
+        **{key: Coalesce(Sum(amount, filter=condition), Value(ZERO), output_field=MONEY) for key, condition in filters.items()}
+    )
+    return figures
+
+
+def ar_rollforward_parts(company: Company, period: Period) -> dict[str, Decimal]:
+    """Everything MR6 reads, in two scans: opening and closing AR (point in time), the period's
+    invoices and those voided after it, and the three groups of transactions on invoices."""
+    before, first, last = period.day_before, period.first_day, period.last_day
+    invoices = _sums(
+        Document.objects.filter(company=company, kind=INVOICE, doc_date__lte=last),
+        "total",
+        {
+            "opening_invoices": Q(doc_date__lte=before) & open_as_of(company, before),
+            "closing_invoices": open_as_of(company, last),
+            "invoices": Q(doc_date__gte=first, status=Document.Status.OPEN),
+            "voided": Q(doc_date__gte=first, status=Document.Status.VOID, voided_at__gte=day_end(company, last)),
+        },
+    )
+    applications = _sums(
+        Application.objects.filter(company=company, target__kind=INVOICE, target__doc_date__lte=last),
+        "amount",
+        {
+            "opening_applied": Q(applied_on__lte=before, target__doc_date__lte=before) & open_as_of(company, before, "target__"),
+            "closing_applied": Q(applied_on__lte=last) & open_as_of(company, last, "target__"),
+            "in_period": Q(applied_on__range=(first, last), target__doc_date__gte=first),
+            "deposits": Q(applied_on__lt=first, target__doc_date__gte=first),
+            "earlier_invoices": Q(applied_on__range=(first, last), target__doc_date__lt=first),
+        },
+    )
+    return {
+        "opening": invoices["opening_invoices"] - applications["opening_applied"],
+        "closing": invoices["closing_invoices"] - applications["closing_applied"],
+        "invoices": invoices["invoices"],
+        "voided": invoices["voided"],
+        "in_period": applications["in_period"],
+        "deposits": applications["deposits"],
+        "earlier_invoices": applications["earlier_invoices"],
+    }
+
+
+def gl_balances(company: Company, account_ids: list[int], days: list[date]) -> list[Decimal]:
+    """Credit balances of liability accounts at the end of each of ``days``, in one scan."""
+    if not account_ids:
+        return [ZERO for _ in days]
+    sums = _sums(
+        gl_lines(company).filter(account_id__in=account_ids, entry_date__lte=max(days)),
+        F("credit") - F("debit"),
+        {f"d{n}": Q(entry_date__lte=day) for n, day in enumerate(days)},
+    )
+    return [sums[f"d{n}"] for n in range(len(days))]
+
+
 # ---------------------------------------------------------------- customer credits (MR2, MR3, MR4)
 
 
 def _credit_applications(company: Company) -> QuerySet[Application]:
-    return Application.objects.filter(company=company).filter(
-        Q(customer_credit__isnull=False) | Q(credit_document__kind=CREDIT_MEMO)
-    )
+    # A semi-join on the (few) credit memos rather than a join of every application to its credit.
+    memos = Document.objects.filter(company=company, kind=CREDIT_MEMO).values("id")
+    return Application.objects.filter(company=company).filter(Q(customer_credit__isnull=False) | Q(credit_document__in=memos))
 
 
 def credit_balance_parts(company: Company, day: date) -> dict[str, Decimal]:
@@ -300,7 +356,10 @@ def uninvoiced_payments_parts(company: Company, day: date) -> dict[str, Decimal]
     return {
         "received": total(payments_posted_as_of(company, day), "amount"),
         "applied": total(
-            Application.objects.filter(company=company, payment__direction=Payment.Direction.INCOMING, applied_on__lte=day),
+            # every payment application but those of outgoing payments: no join of each application to its payment
+            Application.objects.filter(company=company, payment__isnull=False, applied_on__lte=day).exclude(
+                payment__in=Payment.objects.filter(company=company, direction=Payment.Direction.OUTGOING).values("id")
+            ),
             "amount",
         ),
         "credited": total(

@@ -28,8 +28,17 @@ TAX_RATE = Decimal("0.08")
 CENT = Decimal("0.01")
 
 
+QUARTER = Decimal("0.25")
+
+
 def _money(rng: random.Random, low: int, high: int) -> Decimal:
-    return Decimal(rng.randrange(low * 100, high * 100)) / 100
+    # Quarters: exact in binary floating point too, so SQLite (the `make run` default, which
+    # keeps decimals as REAL) checks "total = subtotal + tax" without a rounding error.
+    return Decimal(rng.randrange(low * 4, high * 4)) * QUARTER
+
+
+def _tax(net: Decimal) -> Decimal:
+    return (net * TAX_RATE / QUARTER).quantize(Decimal(1)) * QUARTER
 
 
 def seed_demo_ar(*, company: Company, admin, rng: random.Random, first_month: date, today: date, per_month: int = 6) -> int:
@@ -59,7 +68,7 @@ def seed_demo_ar(*, company: Company, admin, rng: random.Random, first_month: da
                     party=customer,
                     doc_date=doc_date,
                     due_date=doc_date + timedelta(days=30),
-                    lines=[DocumentLineInput(rng.choice(revenue), net, (net * TAX_RATE).quantize(CENT), "Services")],
+                    lines=[DocumentLineInput(rng.choice(revenue), net, _tax(net), "Services")],
                 )
             )
             count += 1
@@ -163,7 +172,7 @@ def seed_demo_ar(*, company: Company, admin, rng: random.Random, first_month: da
         party=customers[0],
         doc_date=last_month + timedelta(days=9),
         due_date=last_month + timedelta(days=39),
-        lines=[DocumentLineInput(revenue[0], Decimal("480.00"), Decimal("38.40"), "Services (billed twice)")],
+        lines=[DocumentLineInput(revenue[0], Decimal("480.00"), Decimal("38.50"), "Services (billed twice)")],
     )
     document_void(document=duplicate, actor=admin, reason="Demo: billed twice")
     return count

@@ -35,14 +35,14 @@ class Section:
 
 
 LINE_COLUMNS = [
-    Column("entry_id", "Entry"),
+    Column("entry_id", "Entry", link="entry"),
     Column("entry_date", "Date"),
     Column("account__code", "Account"),
     Column("entry__memo", "Memo"),
     Column("amount", "Credit − debit", True),
 ]
 DOC_COLUMNS = [
-    Column("number", "Number"),
+    Column("number", "Number", link="document"),
     Column("kind", "Kind"),
     Column("doc_date", "Date"),
     Column("customer__name", "Customer"),
@@ -231,11 +231,13 @@ def _mr6(company: Company, period: Period) -> list[Section]:
             "Payments and credits applied by the close to invoices dated after it",
             [
                 Column("applied_on", "Applied on"),
-                Column("target__number", "Invoice"),
+                Column("target__number", "Invoice", link="target"),
                 Column("target__doc_date", "Invoice date"),
                 Column("amount", "Amount", True),
             ],
-            later.order_by("applied_on", "id").values("id", "applied_on", "target__number", "target__doc_date", "amount"),
+            later.order_by("applied_on", "id").values(
+                "id", "applied_on", "target_id", "target__number", "target__doc_date", "amount"
+            ),
         ),
     ]
 

@@ -43,6 +43,7 @@ class Column:
     key: str
     label: str
     money: bool = False
+    link: str = ""  # "document", "target", "payment" or "entry": the cell links to the row behind it
 
 
 @dataclass
@@ -72,7 +73,7 @@ def _sum_rows(rows: Iterable[dict], key: str) -> Decimal:
 
 
 DOC_COLUMNS = [
-    Column("number", "Number"),
+    Column("number", "Number", link="document"),
     Column("kind", "Kind"),
     Column("doc_date", "Date"),
     Column("customer__name", "Customer"),
@@ -112,7 +113,7 @@ def gl_revenue(company: Company, params: ReportParams) -> Report:
     )
     return Report(
         [
-            Column("entry_id", "Entry"),
+            Column("entry_id", "Entry", link="entry"),
             Column("entry_date", "Date"),
             Column("account__code", "Account"),
             Column("account__name", "Account name"),
@@ -288,7 +289,7 @@ def uninvoiced_payments(company: Company, params: ReportParams) -> Report:
     total = figures.uninvoiced_payments(company, day) if not params.customer else _sum_rows(rows, "unapplied")
     return Report(
         [
-            Column("process_date", "Date"),
+            Column("process_date", "Date", link="payment"),
             Column("customer__name", "Customer"),
             Column("method", "Method"),
             Column("reference", "Reference"),
@@ -473,7 +474,7 @@ def ar_aging(company: Company, params: ReportParams) -> Report:
     labels = dict(BUCKETS)
     return Report(
         [
-            Column("number", "Invoice"),
+            Column("number", "Invoice", link="document"),
             Column("customer__name", "Customer"),
             Column("doc_date", "Invoice date"),
             Column("due_date", "Due"),
@@ -498,7 +499,7 @@ def _invoice_rows(qs: QuerySet[Document], params: ReportParams) -> Report:
     )
     return Report(
         [
-            Column("number", "Invoice"),
+            Column("number", "Invoice", link="document"),
             Column("doc_date", "Invoice date"),
             Column("due_date", "Due"),
             Column("customer__name", "Customer"),

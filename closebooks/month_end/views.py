@@ -30,6 +30,22 @@ from .reports import REPORTS
 from .services import check_acceptance_create
 
 PAGE_SIZE = 100
+LINKS = {"document": ("ledger:document", "id"), "target": ("ledger:document", "target_id"), "payment": ("ledger:payment", "id")}
+LINKS["entry"] = ("ledger:journal_entry", "entry_id")
+
+
+def _with_links(rows, columns, company) -> list[dict]:
+    """The shown rows with the URL of the document, payment or entry behind each linked cell."""
+    linked = [c for c in columns if c.link]
+    out = []
+    for row in rows:
+        links = {}
+        for column in linked:
+            name, key = LINKS[column.link]
+            if row.get(key):
+                links[column.key] = reverse(name, args=[company.slug, row[key]])
+        out.append({**row, "_links": links})
+    return out
 
 
 def _period_query(period: Period) -> str:
@@ -144,7 +160,7 @@ def drill_down(request, slug, rule):
     period = form.cleaned_data["period"] if request.GET else default_period(company)
     result = run_checks(company, period.first_day, period.last_day)[list(RULES).index(rule)]
     sections = [
-        {"section": s, "rows": list(s.rows[: s.limit]), "count": s.rows.count()}
+        {"section": s, "rows": _with_links(s.rows[: s.limit], s.columns, company), "count": s.rows.count()}
         for s in drill_down_sections(company, rule, period)
     ]
     return render(
@@ -211,10 +227,12 @@ def report(request, slug, key):
     if wants_csv:
         return _csv_response(spec, built, company)
     query = data.urlencode()
+    page = Paginator(built.rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = _with_links(page.object_list, built.columns, company)
     context.update(
         report=built,
         params=params,
-        page=Paginator(built.rows, PAGE_SIZE).get_page(request.GET.get("page")),
+        page=page,
         query=query,
         csv_query=f"{query}&format=csv" if query else "format=csv",
     )

@@ -225,3 +225,16 @@ def test_admin_lists_acceptances_read_only_for_the_companys_staff(client, books,
     client.force_login(outsider)
     page = client.get(changelist)
     assert page.status_code == 200 and page.context["cl"].result_count == 0
+
+
+def test_drill_down_and_reports_link_to_the_documents_behind_the_difference(client, books):
+    """MR1 drill-down: the invoice without revenue is listed and links to its page."""
+    month_of_ar(books)
+    stray = books.invoice("Alder", books.p(20), "300.00", account=books.other_liability)
+    client.force_login(books.user)
+    period = books.period
+    drill = client.get(url(books.company, "drill_down", "MR1"), {"first": period.first_day, "last": period.last_day})
+    document_url = reverse("ledger:document", args=[books.company.slug, stray.pk])
+    assert f'href="{document_url}"' in drill.content.decode()
+    report = client.get(url(books.company, "report", "invoices"), {"month": period.key})
+    assert f'href="{document_url}"' in report.content.decode()

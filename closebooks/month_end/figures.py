@@ -33,6 +33,7 @@ from ledger.models import (
 )
 
 MONEY = DecimalField(max_digits=20, decimal_places=2)
+CENT = Decimal("0.01")
 INVOICE, CREDIT_MEMO = Document.Kind.INVOICE, Document.Kind.CREDIT_MEMO
 POSTED_OR_VOIDED = [*Payment.POSTED, Payment.Status.VOIDED]
 # Money movements that are not cash (MR5 leaves them out of cash received).
@@ -75,8 +76,13 @@ def day_end(company: Company, day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=company.tz)
 
 
+def cents(value) -> Decimal:
+    """A money figure to two places (SQLite, the ``make run`` default, hands sums back with more)."""
+    return Decimal(value).quantize(CENT)
+
+
 def total(queryset: QuerySet, expression) -> Decimal:
-    return queryset.aggregate(t=Coalesce(Sum(expression, output_field=MONEY), Value(ZERO), output_field=MONEY))["t"]
+    return cents(queryset.aggregate(t=Coalesce(Sum(expression, output_field=MONEY), Value(ZERO), output_field=MONEY))["t"])
 
 
 def open_as_of(company: Company, day: date, prefix: str = "") -> Q:
@@ -174,7 +180,7 @@ def taxes_and_totals(company: Company, period: Period) -> tuple[Decimal, Decimal
         tax=Coalesce(Sum(signed("tax")), Value(ZERO), output_field=MONEY),
         total=Coalesce(Sum(signed("total")), Value(ZERO), output_field=MONEY),
     )
-    return figures["tax"], figures["total"]
+    return cents(figures["tax"]), cents(figures["total"])
 
 
 def invoices_of_period(company: Company, period: Period) -> QuerySet[Document]:
@@ -230,7 +236,7 @@ def _sums(queryset: QuerySet, amount, filters: dict[str, Q]) -> dict[str, Decima
     figures = queryset.aggregate(
         **{key: Coalesce(Sum(amount, filter=condition), Value(ZERO), output_field=MONEY) for key, condition in filters.items()}
     )
-    return figures
+    return {key: cents(value) for key, value in figures.items()}
 
 
 def ar_rollforward_parts(company: Company, period: Period) -> dict[str, Decimal]:
@@ -332,7 +338,7 @@ def credits_by_kind(company: Company, period: Period) -> dict[str, Decimal]:
         .annotate(t=Sum("amount"))
     )
     by_kind = {kind: ZERO for kind in CustomerCredit.Kind.values}
-    by_kind.update({row["kind"]: row["t"] for row in rows})
+    by_kind.update({row["kind"]: cents(row["t"]) for row in rows})
     return by_kind
 
 
@@ -382,7 +388,7 @@ def transaction_totals(company: Company, period: Period) -> dict[str, Decimal]:
 
     def add(queryset: QuerySet, sign: int = 1) -> None:
         for row in queryset.values("transaction_type").annotate(t=Sum("amount")).order_by():
-            totals[row["transaction_type"]] += sign * row["t"]
+            totals[row["transaction_type"]] += sign * cents(row["t"])
 
     payments = incoming_payments(company)
     add(payments.filter(process_date__range=span, status__in=POSTED_OR_VOIDED))

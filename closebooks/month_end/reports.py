@@ -202,8 +202,11 @@ def customer_credit(company: Company, params: ReportParams) -> Report:
 
     def shape(qs: QuerySet, date_field: str, what, amount, customer: str = "customer") -> QuerySet:
         qs = qs.filter(**{f"{customer}_id": params.customer}) if params.customer else qs
-        return qs.annotate(date=F(date_field), what=what, amount_=amount, customer_name=F(f"{customer}__name")).values(
-            "date", "customer_name", "what", "amount_"
+        # no ordering inside a UNION part: SQLite refuses it (the union is ordered as a whole)
+        return (
+            qs.order_by()
+            .annotate(date=F(date_field), what=what, amount_=amount, customer_name=F(f"{customer}__name"))
+            .values("date", "customer_name", "what", "amount_")
         )
 
     kind_label = Case(*[When(kind=k, then=Value(label)) for k, label in CustomerCredit.Kind.choices], output_field=CharField())
@@ -363,9 +366,9 @@ def transactions(company: Company, params: ReportParams) -> Report:
         ),
     ]
     shaped = [
-        p.annotate(customer_name=F("customer__name"), invoice_number=none, invoice_date=no_date).values(
-            "date", "customer_name", "transaction_type", "what", "invoice_number", "invoice_date", "amount_"
-        )
+        p.order_by()
+        .annotate(customer_name=F("customer__name"), invoice_number=none, invoice_date=no_date)
+        .values("date", "customer_name", "transaction_type", "what", "invoice_number", "invoice_date", "amount_")
         for p in parts
     ]
     totals_by_type: dict[str, Decimal] = {}
@@ -449,9 +452,9 @@ def ar_aging_buckets(company: Company, day: date, customer: int | None = None) -
         invoices, applied = invoices.filter(customer_id=customer), applied.filter(target__customer_id=customer)
     out = {key: ZERO for key, _ in BUCKETS}
     for row in _with_bucket(invoices, day).values("bucket").annotate(t=Sum("total")).order_by():
-        out[row["bucket"]] += row["t"]
+        out[row["bucket"]] += figures.cents(row["t"])
     for row in _with_bucket(applied, day, "target__").values("bucket").annotate(t=Sum("amount")).order_by():
-        out[row["bucket"]] -= row["t"]
+        out[row["bucket"]] -= figures.cents(row["t"])
     return out
 
 

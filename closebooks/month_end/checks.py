@@ -319,7 +319,7 @@ def run_checks(company: Company, first_day: date, last_day: date) -> list[CheckR
 def failing_unaccepted_checks(company: Company, first_day: date, last_day: date) -> list[CheckResult]:
     """The checks that block locking the period: failing, and not accepted by an administrator
     for exactly their current difference (an acceptance lapses when the figures move)."""
-    from .models import CheckAcceptance
+    from .models import CheckAcceptance  # here, not at the top: the model imports RULES from this module
 
     failing = [result for result in run_checks(company, first_day, last_day) if not result.passed]
     accepted = set(

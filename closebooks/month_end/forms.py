@@ -4,7 +4,6 @@ as-of date, and the report filters. A bad or future date is a form error, never 
 from __future__ import annotations
 
 import re
-from datetime import date
 
 from django import forms
 
@@ -142,10 +141,3 @@ class AcceptForm(forms.Form):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}), max_length=2000, help_text="Why the difference is acceptable."
     )
-
-
-def parse_date(value: str) -> date | None:
-    try:
-        return date.fromisoformat(value)
-    except (TypeError, ValueError):
-        return None

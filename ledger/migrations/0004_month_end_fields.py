@@ -54,6 +54,10 @@ class Migration(migrations.Migration):
             index=models.Index(fields=['company', 'credit_date'], name='customer_credit_company_date'),
         ),
         migrations.AddIndex(
+            model_name='payment',
+            index=models.Index(condition=models.Q(('status', 'voided')), fields=['company'], name='payment_company_voided'),
+        ),
+        migrations.AddIndex(
             model_name='refund',
             index=models.Index(fields=['company', 'refund_date'], name='refund_company_date'),
         ),

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "integrations",
     "reconciliation",
     "closebooks",
+    "closebooks.month_end",
 ]
 
 MIDDLEWARE = [

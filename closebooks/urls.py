@@ -10,6 +10,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("c/<slug:slug>/month-end/", include("closebooks.month_end.urls")),
     path("c/<slug:slug>/", include("ledger.urls")),
     path("c/<slug:slug>/reconcile/", include("reconciliation.urls")),
     path("c/<slug:slug>/integrations/", include("integrations.urls")),

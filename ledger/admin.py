@@ -4,11 +4,31 @@ every write goes through the same services as the pages; forms show the services
 from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from . import roles, services
 from .exceptions import LedgerError
-from .models import Account, AuditEvent, Company, Customer, JournalEntry, JournalLine, Membership, Vendor
+from .models import (
+    Account,
+    Application,
+    AuditEvent,
+    Bill,
+    BooksClosedSetting,
+    Company,
+    CreditMemo,
+    Customer,
+    CustomerCredit,
+    Invoice,
+    JournalEntry,
+    JournalLine,
+    LedgerEntity,
+    Membership,
+    Payment,
+    PostingAccounts,
+    Refund,
+    Vendor,
+    VendorCredit,
+)
 from .selectors import companies_for_perm
 
 
@@ -302,3 +322,270 @@ class AuditEventAdmin(CompanyScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# ---------------------------------------------------------------- books-closed setting (BC1–BC3, BC6, BC9)
+
+
+class BooksClosedAdminForm(forms.ModelForm):
+    reason = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="Needed to move the date earlier (BC3)."
+    )
+
+    class Meta:
+        model = BooksClosedSetting
+        fields = ["company", "entity", "enabled", "closed_date", "restrict_inbound"]
+
+
+@admin.register(BooksClosedSetting)
+class BooksClosedSettingAdmin(CompanyScopedAdmin):
+    """Writes go through ``books_closed_update`` as the staff user: the same roles (BC1, BC2),
+    the same checks (BC2, BC3) and the same audit rows (PC6) as the settings page."""
+
+    form = BooksClosedAdminForm
+    write_perm = roles.MANAGE
+    list_display = ["company", "entity", "enabled", "closed_date", "restrict_inbound", "source", "source_name", "pulled_date"]
+    list_filter = ["enabled", "restrict_inbound", "source", "company"]
+    list_select_related = ["company", "entity"]
+    readonly_fields = [
+        "source",
+        "source_name",
+        "source_at",
+        "pulled_date",
+        "pulled_source",
+        "pulled_at",
+        "closed_through",
+        "history",
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        fixed = ["company", "entity"] if obj else []
+        return fixed + self.readonly_fields
+
+    @admin.display(description="History (PC6)")
+    def history(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        events = AuditEvent.objects.filter(company=obj.company, subject_type="BooksClosedSetting", subject_id=str(obj.pk))[:50]
+        return format_html_join(
+            "",
+            "<div>{} · {} · {} · {} → {} · {}</div>",
+            (
+                (
+                    f"{e.at:%Y-%m-%d %H:%M}",
+                    e.actor or "system",
+                    e.action,
+                    (e.before or {}).get("closed_date"),
+                    (e.after or {}).get("closed_date"),
+                    e.reason,
+                )
+                for e in events
+            ),
+        )
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        company = obj.company
+        entity = obj.entity
+        kwargs = {"closed_date": data["closed_date"], "reason": data.get("reason", "")}
+        if entity is None:
+            kwargs.update(enabled=data["enabled"], restrict_inbound=data["restrict_inbound"])
+            if not request.user.has_perm(roles.ADMINISTER, company) and not request.user.is_superuser:
+                kwargs.pop("enabled")
+                kwargs.pop("restrict_inbound")
+        before = BooksClosedSetting.objects.filter(pk=obj.pk).first() if change else None
+        if before is not None and before.closed_date == data["closed_date"]:
+            kwargs.pop("closed_date")
+        saved = services.books_closed_update(company=company, actor=request.user, entity=entity, **kwargs)
+        obj.pk = saved.pk
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except LedgerError as exc:
+            messages.error(request, exc.message)
+            from django.http import HttpResponseRedirect
+
+            return HttpResponseRedirect(request.get_full_path())
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(LedgerEntity)
+class LedgerEntityAdmin(CompanyScopedAdmin):
+    list_display = ["key", "name", "company"]
+    list_filter = ["company"]
+    search_fields = ["key", "name"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        saved = services.ledger_entity_ensure(company=obj.company, key=obj.key, name=obj.name, actor=request.user)
+        obj.pk = saved.pk
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PostingAccounts)
+class PostingAccountsAdmin(CompanyScopedAdmin):
+    list_display = ["company", "receivable", "payable", "tax", "cash"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# ---------------------------------------------------------------- AR/AP documents
+
+
+class ReadOnlyThroughServicesAdmin(CompanyScopedAdmin):
+    """Documents are created and edited on the closebooks pages (linked); admin inspects them and
+    its actions call the same services, so the books-closed guard answers here too."""
+
+    write_perm = roles.POST
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields] + ["open_in_app"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the bulk default would bypass the services; use the actions
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.is_superuser and not self._companies(request, roles.POST).exists():
+            return {}
+        return actions
+
+    def _run(self, request, queryset, label, call):
+        done = 0
+        for obj in queryset.select_related("company"):
+            if not request.user.is_superuser and not request.user.has_perm(roles.POST, obj.company):
+                messages.error(request, f"{obj}: your role in {obj.company} does not allow this.")
+                continue
+            try:
+                call(obj)
+            except LedgerError as exc:
+                messages.error(request, f"{obj}: {exc.message}")
+            else:
+                done += 1
+        if done:
+            messages.success(request, f"{done} {label}.")
+
+
+class DocumentAdmin(ReadOnlyThroughServicesAdmin):
+    list_display = ["number", "kind", "company", "doc_date", "customer", "vendor", "total", "tax", "status", "voided_at"]
+    list_filter = ["status", "company", "doc_date"]
+    search_fields = ["number", "customer__name", "vendor__name"]
+    date_hierarchy = "doc_date"
+    list_select_related = ["company", "customer", "vendor"]
+    actions = ["void_through_service", "delete_through_service"]
+
+    @admin.display(description="Open")
+    def open_in_app(self, obj):
+        url = reverse("ledger:document", kwargs={"slug": obj.company.slug, "pk": obj.pk})
+        return format_html('<a href="{}">view / edit in closebooks</a>', url)
+
+    @admin.action(description="Void selected (through the document service)")
+    def void_through_service(self, request, queryset):
+        self._run(
+            request,
+            queryset,
+            "voided",
+            lambda d: services.document_void(document=d, actor=request.user, reason="voided in admin"),
+        )
+
+    @admin.action(description="Delete selected (through the document service)")
+    def delete_through_service(self, request, queryset):
+        self._run(
+            request,
+            queryset,
+            "deleted",
+            lambda d: services.document_delete(document=d, actor=request.user, reason="deleted in admin"),
+        )
+
+
+for _proxy in (Invoice, Bill, CreditMemo, VendorCredit):
+    admin.site.register(_proxy, type(f"{_proxy.__name__}Admin", (DocumentAdmin,), {}))
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyThroughServicesAdmin):
+    list_display = ["__str__", "company", "direction", "process_date", "amount", "status", "customer", "vendor"]
+    list_filter = ["direction", "status", "company"]
+    date_hierarchy = "process_date"
+    list_select_related = ["company", "customer", "vendor"]
+    actions = ["void_through_service", "cancel_through_service", "delete_through_service"]
+
+    @admin.display(description="Open")
+    def open_in_app(self, obj):
+        url = reverse("ledger:payment", kwargs={"slug": obj.company.slug, "pk": obj.pk})
+        return format_html('<a href="{}">view in closebooks</a>', url)
+
+    @admin.action(description="Void selected recorded payments (BC5)")
+    def void_through_service(self, request, queryset):
+        self._run(request, queryset, "voided", lambda p: services.payment_move(payment=p, to="voided", actor=request.user))
+
+    @admin.action(description="Cancel selected scheduled payments (BC5)")
+    def cancel_through_service(self, request, queryset):
+        self._run(request, queryset, "cancelled", lambda p: services.payment_move(payment=p, to="cancelled", actor=request.user))
+
+    @admin.action(description="Delete selected (through the payment service)")
+    def delete_through_service(self, request, queryset):
+        self._run(request, queryset, "deleted", lambda p: services.payment_delete(payment=p, actor=request.user, reason="admin"))
+
+
+@admin.register(CustomerCredit)
+class CustomerCreditAdmin(ReadOnlyThroughServicesAdmin):
+    list_display = ["__str__", "company", "kind", "credit_date", "amount"]
+    list_filter = ["kind", "company"]
+
+    @admin.display(description="Open")
+    def open_in_app(self, obj):
+        return format_html(
+            '<a href="{}">credits in closebooks</a>', reverse("ledger:customer_credits", kwargs={"slug": obj.company.slug})
+        )
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyThroughServicesAdmin):
+    list_display = ["__str__", "company", "refund_date", "amount"]
+    list_filter = ["company"]
+
+    @admin.display(description="Open")
+    def open_in_app(self, obj):
+        return format_html('<a href="{}">refunds in closebooks</a>', reverse("ledger:refunds", kwargs={"slug": obj.company.slug}))
+
+
+@admin.register(Application)
+class ApplicationAdmin(ReadOnlyThroughServicesAdmin):
+    list_display = ["__str__", "company", "applied_on", "amount", "target"]
+    list_filter = ["company", "applied_on"]
+    actions = ["reverse_through_service"]
+
+    @admin.display(description="Open")
+    def open_in_app(self, obj):
+        url = reverse("ledger:document", kwargs={"slug": obj.company.slug, "pk": obj.target_id})
+        return format_html('<a href="{}">target in closebooks</a>', url)
+
+    @admin.action(description="Reverse selected applications (on today's date)")
+    def reverse_through_service(self, request, queryset):
+        self._run(
+            request,
+            queryset,
+            "reversed",
+            lambda a: services.application_reverse(application=a, actor=request.user, reason="admin"),
+        )

@@ -71,3 +71,42 @@ class JournalEntryFilter(django_filters.FilterSet):
         from .models import JournalLine
 
         return JournalLine.objects.filter(condition, company=self.company).values("entry_id")
+
+
+class DocumentFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="Number or party")
+    date_from = django_filters.DateFilter(
+        field_name="doc_date", lookup_expr="gte", label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = django_filters.DateFilter(
+        field_name="doc_date", lookup_expr="lte", label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    status = django_filters.ChoiceFilter(choices=[("open", "Open"), ("void", "Void")], empty_label="Any status")
+
+    class Meta:
+        from .models import Document
+
+        model = Document
+        fields = ["q", "date_from", "date_to", "status"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(Q(number__icontains=value) | Q(customer__name__icontains=value) | Q(vendor__name__icontains=value))
+
+
+class PaymentFilter(django_filters.FilterSet):
+    from .models import Payment as _Payment
+
+    direction = django_filters.ChoiceFilter(choices=_Payment.Direction.choices, empty_label="Any direction")
+    status = django_filters.ChoiceFilter(choices=_Payment.Status.choices, empty_label="Any status")
+    date_from = django_filters.DateFilter(
+        field_name="process_date", lookup_expr="gte", label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = django_filters.DateFilter(
+        field_name="process_date", lookup_expr="lte", label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    class Meta:
+        from .models import Payment
+
+        model = Payment
+        fields = ["direction", "status", "date_from", "date_to"]

@@ -120,3 +120,184 @@ class AccountForm(forms.ModelForm):
 class MemberForm(forms.Form):
     username = forms.CharField(max_length=150)
     role = forms.ChoiceField(choices=Role.choices)
+
+
+# ---------------------------------------------------------------- books-closed setting (BC1–BC3, BC6)
+
+
+class BooksClosedForm(forms.Form):
+    """Settings → Preferences → Accounting → Edit. The switch and the toggle are shown to
+    administrators only (BC1, BC6); the date to administrators and managers (BC2)."""
+
+    enabled = forms.TypedChoiceField(
+        label="Enable closed books",
+        choices=[("yes", "Yes"), ("no", "No")],
+        coerce=lambda v: v == "yes",
+        widget=forms.RadioSelect,
+    )
+    restrict_inbound = forms.TypedChoiceField(
+        label="Restrict inbound transactions",
+        choices=[("yes", "Yes"), ("no", "No")],
+        coerce=lambda v: v == "yes",
+        widget=forms.RadioSelect,
+        help_text="Yes: the date also applies to transactions syncing in from your accounting system.",
+    )
+    closed_date = forms.DateField(
+        label="Books closed date",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter a valid date (YYYY-MM-DD)."},
+    )
+    reason = forms.CharField(
+        label="Reason",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Needed when you move the date earlier: that reopens days (BC3).",
+    )
+
+    def __init__(self, *args, can_administer: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not can_administer:
+            for name in ("enabled", "restrict_inbound"):
+                self.fields[name].disabled = True
+                self.fields[name].required = False
+
+
+# ---------------------------------------------------------------- AR/AP documents
+
+
+class DocumentForm(forms.Form):
+    number = forms.CharField(max_length=60)
+    party = forms.ModelChoiceField(queryset=None, label="Customer")
+    doc_date = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
+    due_date = forms.DateField(label="Due date", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    memo = forms.CharField(max_length=500, required=False)
+
+    def __init__(self, *args, company, kind, **kwargs):
+        from .models import Customer, Document, Vendor
+
+        super().__init__(*args, **kwargs)
+        customer_side = kind in Document.CUSTOMER_KINDS
+        model = Customer if customer_side else Vendor
+        self.fields["party"].queryset = model.objects.filter(company=company).order_by("name")
+        self.fields["party"].label = "Customer" if customer_side else "Vendor"
+        self.fields["party"].error_messages["invalid_choice"] = f"Choose a {model.__name__.lower()} of this company."
+        self.fields["doc_date"].label = "Credit date" if kind in Document.CREDIT_KINDS else f"{Document.Kind(kind).label} date"
+
+
+class DocumentLineForm(forms.Form):
+    account = forms.ModelChoiceField(queryset=Account.objects.none(), required=False)
+    description = forms.CharField(max_length=500, required=False)
+    amount = MoneyField(label="Amount")
+    tax = MoneyField(label="Tax")
+
+    def __init__(self, *args, company, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["account"].queryset = Account.objects.filter(company=company).order_by("code")
+        self.fields["account"].error_messages["invalid_choice"] = "Choose an account of this company."
+
+    def is_blank(self) -> bool:
+        data = self.cleaned_data
+        return not data.get("account") and not data.get("amount") and not data.get("description")
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors and data.get("account") is None and data.get("amount"):
+            self.add_error("account", "Choose an account for this line.")
+        return data
+
+
+class BaseDocumentLineFormSet(BaseJournalLineFormSet):
+    def clean(self):
+        if any(self.errors):
+            return
+        if not self.line_inputs():
+            raise forms.ValidationError("Enter at least one line.")
+
+    def line_inputs(self):
+        from .services import DocumentLineInput
+
+        return [
+            DocumentLineInput(
+                account=form.cleaned_data["account"],
+                amount=form.cleaned_data["amount"],
+                tax=form.cleaned_data["tax"],
+                description=form.cleaned_data["description"],
+            )
+            for form in self.forms
+            if form.cleaned_data and not form.is_blank()
+        ]
+
+
+DocumentLineFormSet = formset_factory(DocumentLineForm, formset=BaseDocumentLineFormSet, extra=2, max_num=200, validate_max=True)
+
+
+class PaymentForm(forms.Form):
+    direction = forms.ChoiceField(choices=[("incoming", "Incoming (from a customer)"), ("outgoing", "Outgoing (to a vendor)")])
+    customer = forms.ModelChoiceField(queryset=None, required=False)
+    vendor = forms.ModelChoiceField(queryset=None, required=False)
+    process_date = forms.DateField(label="Process date", widget=forms.DateInput(attrs={"type": "date"}))
+    amount = MoneyField(label="Amount", required=True)
+    status = forms.ChoiceField(choices=[("scheduled", "Schedule"), ("recorded", "Record now")], initial="recorded")
+    method = forms.CharField(max_length=30, required=False)
+    reference = forms.CharField(max_length=100, required=False)
+
+    def __init__(self, *args, company, editing=False, **kwargs):
+        from .models import Customer, Vendor
+
+        super().__init__(*args, **kwargs)
+        self.fields["customer"].queryset = Customer.objects.filter(company=company).order_by("name")
+        self.fields["vendor"].queryset = Vendor.objects.filter(company=company).order_by("name")
+        if editing:
+            for name in ("direction", "customer", "vendor", "status"):
+                del self.fields[name]
+
+    def clean(self):
+        data = super().clean()
+        direction = data.get("direction")
+        if direction == "incoming" and not data.get("customer"):
+            self.add_error("customer", "Choose the customer who pays.")
+        if direction == "outgoing" and not data.get("vendor"):
+            self.add_error("vendor", "Choose the vendor you pay.")
+        return data
+
+
+class ApplyForm(forms.Form):
+    target = forms.ModelChoiceField(queryset=None, label="Apply to")
+    amount = MoneyField(label="Amount", required=True)
+    applied_on = forms.DateField(label="Application date", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, targets, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["target"].queryset = targets
+
+
+class CustomerCreditForm(forms.Form):
+    customer = forms.ModelChoiceField(queryset=None)
+    kind = forms.ChoiceField(choices=[])
+    credit_date = forms.DateField(label="Credit date", widget=forms.DateInput(attrs={"type": "date"}))
+    amount = MoneyField(label="Amount", required=True)
+    payment = forms.ModelChoiceField(queryset=None, required=False, help_text="For an overpayment credit.")
+    memo = forms.CharField(max_length=500, required=False)
+
+    def __init__(self, *args, company, **kwargs):
+        from .models import Customer, CustomerCredit, Payment
+
+        super().__init__(*args, **kwargs)
+        self.fields["customer"].queryset = Customer.objects.filter(company=company).order_by("name")
+        self.fields["kind"].choices = CustomerCredit.Kind.choices
+        self.fields["payment"].queryset = Payment.objects.filter(company=company, direction="incoming")
+
+
+class RefundForm(forms.Form):
+    customer = forms.ModelChoiceField(queryset=None)
+    refund_date = forms.DateField(label="Refund date", widget=forms.DateInput(attrs={"type": "date"}))
+    amount = MoneyField(label="Amount", required=True)
+    memo = forms.CharField(max_length=500, required=False)
+
+    def __init__(self, *args, company, **kwargs):
+        from .models import Customer
+
+        super().__init__(*args, **kwargs)
+        self.fields["customer"].queryset = Customer.objects.filter(company=company).order_by("name")

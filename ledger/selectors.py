@@ -90,3 +90,65 @@ def company_dashboard(company: Company) -> dict:
         "last_entry": entries.order_by("-entry_date", "-id").first(),
         "recent_entries": journal_entry_list(company)[:8],
     }
+
+
+# ---------------------------------------------------------------- books-closed setting and documents
+
+
+def books_closed_setting(company: Company):
+    """The company's setting row, or an unsaved default (closed books off)."""
+    from .models import BooksClosedSetting
+
+    return BooksClosedSetting.objects.filter(company=company, entity__isnull=True).first() or BooksClosedSetting(company=company)
+
+
+def books_closed_entity_settings(company: Company):
+    from .models import BooksClosedSetting
+
+    return (
+        BooksClosedSetting.objects.filter(company=company, entity__isnull=False).select_related("entity").order_by("entity__key")
+    )
+
+
+def books_closed_audit(company: Company, limit: int = 50):
+    """The setting's audit trail (PC6), newest first."""
+    from .models import AuditEvent
+
+    return (
+        AuditEvent.objects.filter(company=company, subject_type="BooksClosedSetting")
+        .select_related("actor")
+        .order_by("-at", "-id")[:limit]
+    )
+
+
+def document_list(company: Company, kind: str):
+    from .models import Document
+
+    return Document.objects.filter(company=company, kind=kind).select_related("customer", "vendor").order_by("-doc_date", "-id")
+
+
+def document_get(company: Company, pk: int, kind: str | None = None):
+    from .models import Document
+
+    qs = Document.objects.filter(company=company, pk=pk).select_related("customer", "vendor", "journal_entry", "void_entry")
+    if kind is not None:
+        qs = qs.filter(kind=kind)
+    document = qs.first()
+    if document is None:
+        raise Http404("No such document.")
+    return document
+
+
+def payment_list(company: Company):
+    from .models import Payment
+
+    return Payment.objects.filter(company=company).select_related("customer", "vendor").order_by("-process_date", "-id")
+
+
+def payment_get(company: Company, pk: int):
+    from .models import Payment
+
+    payment = Payment.objects.filter(company=company, pk=pk).select_related("customer", "vendor", "journal_entry").first()
+    if payment is None:
+        raise Http404("No such payment.")
+    return payment

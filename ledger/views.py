@@ -10,9 +10,22 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from . import roles, selectors, services
 from .exceptions import LedgerError
-from .filters import AccountFilter, JournalEntryFilter
-from .forms import AccountForm, JournalEntryForm, JournalLineFormSet, MemberForm, add_service_error
-from .models import Membership, Role
+from .filters import AccountFilter, DocumentFilter, JournalEntryFilter, PaymentFilter
+from .forms import (
+    AccountForm,
+    ApplyForm,
+    BooksClosedForm,
+    CustomerCreditForm,
+    DocumentForm,
+    DocumentLineFormSet,
+    JournalEntryForm,
+    JournalLineFormSet,
+    MemberForm,
+    PaymentForm,
+    RefundForm,
+    add_service_error,
+)
+from .models import CustomerCredit, Document, Membership, Payment, Refund, Role
 
 PAGE_SIZE = 50
 
@@ -211,3 +224,444 @@ def members(request, slug):
                     return redirect(reverse("ledger:members", kwargs={"slug": company.slug}))
     memberships = Membership.objects.filter(company=company).select_related("user").order_by("user__username")
     return render(request, "ledger/members.html", {"company": company, "form": form, "memberships": memberships})
+
+
+# ---------------------------------------------------------------- Settings → Preferences → Accounting (BC1–BC3, BC6, BC8)
+
+
+@login_required
+@require_GET
+def accounting_preferences(request, slug):
+    company = selectors.company_get_for_user(request.user, slug)
+    return render(request, "ledger/accounting_preferences.html", _preferences_context(request, company))
+
+
+def _preferences_context(request, company) -> dict:
+    return {
+        "company": company,
+        "setting": selectors.books_closed_setting(company),
+        "entity_settings": selectors.books_closed_entity_settings(company),
+        "audit": selectors.books_closed_audit(company),
+        "today": company.today(),
+        **_can(request, company),
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def accounting_preferences_edit(request, slug):
+    company = selectors.company_get_for_user(request.user, slug, roles.MANAGE)
+    setting = selectors.books_closed_setting(company)
+    can_administer = request.user.has_perm(roles.ADMINISTER, company)
+    yes_no = {True: "yes", False: "no"}
+    initial = {
+        "enabled": yes_no[setting.enabled],
+        "restrict_inbound": yes_no[setting.restrict_inbound],
+        "closed_date": setting.closed_date,
+    }
+    form = BooksClosedForm(request.POST or None, initial=initial, can_administer=can_administer)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        changes = {}
+        if can_administer:
+            changes["enabled"] = data["enabled"]
+            changes["restrict_inbound"] = data["restrict_inbound"]
+        if data["closed_date"] != setting.closed_date:
+            changes["closed_date"] = data["closed_date"]
+        try:
+            services.books_closed_update(company=company, actor=request.user, reason=data["reason"], **changes)
+        except LedgerError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(request, "Accounting preferences saved.")
+            return redirect("ledger:accounting_preferences", slug=company.slug)
+    return render(request, "ledger/accounting_preferences_edit.html", {**_preferences_context(request, company), "form": form})
+
+
+# ---------------------------------------------------------------- AR/AP documents
+
+
+DOCUMENT_ROUTES = {
+    Document.Kind.INVOICE: "invoices",
+    Document.Kind.BILL: "bills",
+    Document.Kind.CREDIT_MEMO: "credit_memos",
+    Document.Kind.VENDOR_CREDIT: "vendor_credits",
+}
+
+
+def _document_redirect(document):
+    return redirect("ledger:document", slug=document.company.slug, pk=document.pk)
+
+
+@login_required
+@require_GET
+def document_list(request, slug, kind):
+    company = selectors.company_get_for_user(request.user, slug)
+    filterset = DocumentFilter(request.GET or None, queryset=selectors.document_list(company, kind))
+    return render(
+        request,
+        "ledger/document_list.html",
+        {
+            "company": company,
+            "kind": kind,
+            "kind_label": Document.Kind(kind).label,
+            "new_url": reverse(f"ledger:{DOCUMENT_ROUTES[kind][:-1]}_new", kwargs={"slug": company.slug}),
+            "filter": filterset,
+            "page": _page(request, filterset.qs),
+            "query": _query_without_page(request),
+            **_can(request, company),
+        },
+    )
+
+
+@login_required
+@require_GET
+def document_detail(request, slug, pk):
+    company = selectors.company_get_for_user(request.user, slug)
+    document = selectors.document_get(company, pk)
+    context = {
+        "company": company,
+        "document": document,
+        "applied": services.document_applied(document),
+        "open_amount": services.document_open_amount(document),
+        "applications": (
+            document.applications_made if document.kind in Document.CREDIT_KINDS else document.applications_received
+        ).select_related("target", "credit_document", "payment", "customer_credit"),
+        "list_url": reverse(f"ledger:{DOCUMENT_ROUTES[document.kind]}", kwargs={"slug": company.slug}),
+        **_can(request, company),
+    }
+    if document.kind in Document.CREDIT_KINDS and document.status == Document.Status.OPEN:
+        context["apply_form"] = ApplyForm(targets=_apply_targets(company, document))
+    return render(request, "ledger/document_detail.html", context)
+
+
+def _apply_targets(company, source):
+    if isinstance(source, Document):
+        kind = Document.Kind.INVOICE if source.kind == Document.Kind.CREDIT_MEMO else Document.Kind.BILL
+        party = {"customer": source.customer} if kind == Document.Kind.INVOICE else {"vendor": source.vendor}
+    else:
+        kind = Document.Kind.INVOICE if source.direction == "incoming" else Document.Kind.BILL
+        party = {"customer": source.customer} if kind == Document.Kind.INVOICE else {"vendor": source.vendor}
+    return Document.objects.filter(company=company, kind=kind, status=Document.Status.OPEN, **party).order_by("doc_date")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def document_edit(request, slug, kind=None, pk=None):
+    company = selectors.company_get_for_user(request.user, slug, roles.POST)
+    document = selectors.document_get(company, pk) if pk else None
+    kind = document.kind if document is not None else kind
+    if request.method == "POST":
+        form = DocumentForm(request.POST, company=company, kind=kind)
+        formset = DocumentLineFormSet(request.POST, company=company, prefix="lines")
+        if form.is_valid() and formset.is_valid():
+            data = form.cleaned_data
+            try:
+                if document is None:
+                    document = services.document_create(
+                        company=company,
+                        kind=kind,
+                        actor=request.user,
+                        number=data["number"],
+                        party=data["party"],
+                        doc_date=data["doc_date"],
+                        due_date=data["due_date"],
+                        memo=data["memo"],
+                        lines=formset.line_inputs(),
+                    )
+                else:
+                    document = services.document_update(
+                        document=document,
+                        actor=request.user,
+                        number=data["number"],
+                        party=data["party"],
+                        doc_date=data["doc_date"],
+                        due_date=data["due_date"],
+                        memo=data["memo"],
+                        lines=formset.line_inputs(),
+                    )
+            except LedgerError as exc:
+                add_service_error(form, exc)
+            else:
+                messages.success(request, f"{document} saved.")
+                return _document_redirect(document)
+    elif document is not None:
+        form = DocumentForm(
+            company=company,
+            kind=kind,
+            initial={
+                "number": document.number,
+                "party": document.party,
+                "doc_date": document.doc_date,
+                "due_date": document.due_date,
+                "memo": document.memo,
+            },
+        )
+        formset = DocumentLineFormSet(
+            company=company,
+            prefix="lines",
+            initial=[
+                {"account": line["account"], "description": line["description"], "amount": line["amount"], "tax": line["tax"]}
+                for line in document.lines
+            ],
+        )
+    else:
+        form = DocumentForm(company=company, kind=kind, initial={"doc_date": company.today()})
+        formset = DocumentLineFormSet(company=company, prefix="lines")
+    return render(
+        request,
+        "ledger/document_form.html",
+        {
+            "company": company,
+            "document": document,
+            "kind_label": Document.Kind(kind).label,
+            "form": form,
+            "formset": formset,
+            "list_url": reverse(f"ledger:{DOCUMENT_ROUTES[kind]}", kwargs={"slug": company.slug}),
+        },
+    )
+
+
+@login_required
+@require_POST
+def document_delete(request, slug, pk):
+    company = selectors.company_get_for_user(request.user, slug, roles.POST)
+    document = selectors.document_get(company, pk)
+    try:
+        services.document_delete(document=document, actor=request.user, reason=request.POST.get("reason", ""))
+    except LedgerError as exc:
+        messages.error(request, exc.message)
+        return _document_redirect(document)
+    messages.success(request, f"{document} deleted.")
+    return redirect(f"ledger:{DOCUMENT_ROUTES[document.kind]}", slug=company.slug)
+
+
+@login_required
+@require_POST
+def document_void(request, slug, pk):
+    company = selectors.company_get_for_user(request.user, slug, roles.POST)
+    document = selectors.document_get(company, pk)
+    try:
+        services.document_void(document=document, actor=request.user, reason=request.POST.get("reason", ""))
+    except LedgerError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{document} voided.")
+    return _document_redirect(document)
+
+
+@login_required
+@require_POST
+def document_apply(request, slug, pk):
+    company = selectors.company_get_for_user(request.user, slug, roles.POST)
+    document = selectors.document_get(company, pk)
+    form = ApplyForm(request.POST, targets=_apply_targets(company, document))
+    if form.is_valid():
+        try:
+            services.credit_apply(
+                credit=document,
+                target=form.cleaned_data["target"],
+                amount=form.cleaned_data["amount"],
+                applied_on=form.cleaned_data["applied_on"],
+                actor=request.user,
+            )
+        except LedgerError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"{document} applied to {form.cleaned_data['target']}.")
+    else:
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    return _document_redirect(document)
+
+
+# ---------------------------------------------------------------- payments
+
+
+@login_required
+@require_GET
+def payment_list(request, slug):
+    company = selectors.company_get_for_user(request.user, slug)
+    filterset = PaymentFilter(request.GET or None, queryset=selectors.payment_list(company))
+    return render(
+        request,
+        "ledger/payment_list.html",
+        {
+            "company": company,
+            "filter": filterset,
+            "page": _page(request, filterset.qs),
+            "query": _query_without_page(request),
+            **_can(request, company),
+        },
+    )
+
+
+@login_required
+@require_GET
+def payment_detail(request, slug, pk):
+    company = selectors.company_get_for_user(request.user, slug)
+    payment = selectors.payment_get(company, pk)
+    return render(
+        request,
+        "ledger/payment_detail.html",
+        {
+            "company": company,
+            "payment": payment,
+            "unapplied": services.payment_unapplied(payment),
+            "moves": sorted(Payment.MOVES[payment.status]),
+            "applications": payment.applications.select_related("target"),
+            "apply_form": ApplyForm(targets=_apply_targets(company, payment)) if payment.status in Payment.POSTED else None,
+            **_can(request, company),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def payment_edit(request, slug, pk=None):
+    company = selectors.company_get_for_user(request.user, slug, roles.POST)
+    payment = selectors.payment_get(company, pk) if pk else None
+    initial = (
+        {"process_date": company.today(), "status": "recorded"}
+        if payment is None
+        else {
+            "process_date": payment.process_date,
+            "amount": payment.amount,
+            "method": payment.method,
+            "reference": payment.reference,
+        }
+    )
+    form = PaymentForm(request.POST or None, company=company, editing=payment is not None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            if payment is None:
+                incoming = data["direction"] == "incoming"
+                payment = services.payment_create(
+                    company=company,
+                    direction=data["direction"],
+                    party=data["customer"] if incoming else data["vendor"],
+                    process_date=data["process_date"],
+                    amount=data["amount"],
+                    status=data["status"],
+                    method=data["method"],
+                    reference=data["reference"],
+                    actor=request.user,
+                )
+            else:
+                payment = services.payment_update(
+                    payment=payment,
+                    actor=request.user,
+                    process_date=data["process_date"],
+                    amount=data["amount"],
+                    method=data["method"],
+                    reference=data["reference"],
+                )
+        except LedgerError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(request, f"{payment} saved.")
+            return redirect("ledger:payment", slug=company.slug, pk=payment.pk)
+    return render(request, "ledger/payment_form.html", {"company": company, "payment": payment, "form": form})
+
+
+@login_required
+@require_POST
+def payment_move(request, slug, pk):
+    company = selectors.company_get_for_user(request.user, slug, roles.POST)
+    payment = selectors.payment_get(company, pk)
+    try:
+        services.payment_move(
+            payment=payment, to=request.POST.get("to", ""), actor=request.user, reason=request.POST.get("reason", "")
+        )
+    except LedgerError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Payment updated.")
+    return redirect("ledger:payment", slug=company.slug, pk=pk)
+
+
+@login_required
+@require_POST
+def payment_delete(request, slug, pk):
+    company = selectors.company_get_for_user(request.user, slug, roles.POST)
+    payment = selectors.payment_get(company, pk)
+    try:
+        services.payment_delete(payment=payment, actor=request.user, reason=request.POST.get("reason", ""))
+    except LedgerError as exc:
+        messages.error(request, exc.message)
+        return redirect("ledger:payment", slug=company.slug, pk=pk)
+    messages.success(request, "Payment deleted.")
+    return redirect("ledger:payments", slug=company.slug)
+
+
+@login_required
+@require_POST
+def payment_apply(request, slug, pk):
+    company = selectors.company_get_for_user(request.user, slug, roles.POST)
+    payment = selectors.payment_get(company, pk)
+    form = ApplyForm(request.POST, targets=_apply_targets(company, payment))
+    if form.is_valid():
+        try:
+            services.payment_apply(
+                payment=payment,
+                target=form.cleaned_data["target"],
+                amount=form.cleaned_data["amount"],
+                applied_on=form.cleaned_data["applied_on"],
+                actor=request.user,
+            )
+        except LedgerError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Payment applied to {form.cleaned_data['target']}.")
+    else:
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    return redirect("ledger:payment", slug=company.slug, pk=pk)
+
+
+# ---------------------------------------------------------------- customer credits and refunds
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def customer_credits(request, slug):
+    company = selectors.company_get_for_user(request.user, slug)
+    form = CustomerCreditForm(request.POST or None, company=company, initial={"credit_date": company.today()})
+    if request.method == "POST":
+        company = selectors.company_get_for_user(request.user, slug, roles.POST)
+        if form.is_valid():
+            try:
+                services.customer_credit_create(company=company, actor=request.user, **form.cleaned_data)
+            except LedgerError as exc:
+                add_service_error(form, exc)
+            else:
+                messages.success(request, "Customer credit saved.")
+                return redirect("ledger:customer_credits", slug=company.slug)
+    credits = CustomerCredit.objects.filter(company=company).select_related("customer").order_by("-credit_date", "-id")
+    return render(
+        request,
+        "ledger/customer_credits.html",
+        {"company": company, "form": form, "page": _page(request, credits), "query": "", **_can(request, company)},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def refunds(request, slug):
+    company = selectors.company_get_for_user(request.user, slug)
+    form = RefundForm(request.POST or None, company=company, initial={"refund_date": company.today()})
+    if request.method == "POST":
+        company = selectors.company_get_for_user(request.user, slug, roles.POST)
+        if form.is_valid():
+            try:
+                services.refund_create(company=company, actor=request.user, **form.cleaned_data)
+            except LedgerError as exc:
+                add_service_error(form, exc)
+            else:
+                messages.success(request, "Refund saved.")
+                return redirect("ledger:refunds", slug=company.slug)
+    rows = Refund.objects.filter(company=company).select_related("customer").order_by("-refund_date", "-id")
+    return render(
+        request,
+        "ledger/refunds.html",
+        {"company": company, "form": form, "page": _page(request, rows), "query": "", **_can(request, company)},
+    )

@@ -1,6 +1,7 @@
 """factory-boy factories for every model. They build rows in their initial state; later states
 are reached through services so tests walk the real path."""
 
+import itertools
 from datetime import date
 from decimal import Decimal
 
@@ -129,3 +130,65 @@ class AuditEventFactory(factory.django.DjangoModelFactory):
     company = factory.SubFactory(CompanyFactory)
     action = "test.event"
     subject_type = "Company"
+
+
+# ---------------------------------------------------------------- books-closed date and AR/AP documents (issue 3)
+
+
+class LedgerEntityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "ledger.LedgerEntity"
+
+    company = factory.SubFactory(CompanyFactory)
+    key = factory.Sequence(lambda n: f"E{n}")
+    name = factory.Sequence(lambda n: f"Entity {n}")
+
+
+_numbers = itertools.count(1)
+
+
+def document(company, kind="invoice", doc_date=date(2026, 3, 10), amount="100.00", tax="0.00", party=None, number=None, **kwargs):
+    """An open document posted through ``document_create`` (the real path, guard included)."""
+    from ledger.models import Document
+
+    if party is None:
+        party = (CustomerFactory if kind in Document.CUSTOMER_KINDS else VendorFactory)(company=company)
+    account = AccountFactory(
+        company=company, type=Account.Type.REVENUE if kind in Document.CUSTOMER_KINDS else Account.Type.EXPENSE
+    )
+    number = number or f"{kind[:2].upper()}-{next(_numbers)}"
+    return services.document_create(
+        company=company,
+        kind=kind,
+        actor=kwargs.pop("actor", None),
+        number=number,
+        party=party,
+        doc_date=doc_date,
+        lines=[services.DocumentLineInput(account, amount=amount, tax=tax, description="Services")],
+        **kwargs,
+    )
+
+
+def payment(
+    company, direction="incoming", process_date=date(2026, 3, 10), amount="100.00", status="recorded", party=None, **kwargs
+):
+    """A payment created through ``payment_create``."""
+    if party is None:
+        party = (CustomerFactory if direction == "incoming" else VendorFactory)(company=company)
+    return services.payment_create(
+        company=company,
+        direction=direction,
+        party=party,
+        process_date=process_date,
+        amount=amount,
+        status=status,
+        actor=kwargs.pop("actor", None),
+        **kwargs,
+    )
+
+
+def close_books(company, through, *, restrict_inbound=False):
+    """Turn closed books on through ``through`` as the system would (no actor)."""
+    services.books_closed_update(
+        company=company, actor=None, enabled=True, closed_date=through, restrict_inbound=restrict_inbound
+    )

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from ledger import services
+from ledger.demo_ar import seed_demo_ar
 from ledger.models import Company, Customer, JournalEntry, Vendor
 from ledger.services import LineInput
 
@@ -180,6 +181,8 @@ class Command(BaseCommand):
             count += self._month(company, admin, accounts, rng, month, today, per_month)
             month = (month + timedelta(days=32)).replace(day=1)
         self._flagged(company, admin, accounts, today)
+        invoices = seed_demo_ar(company=company, admin=admin, rng=rng, first_month=first_month, today=today)
+        self.stdout.write(f"Created {invoices} invoices with their payments and credits.")
         for code in BLOCKED:
             acc = accounts[code]
             services.account_save(

@@ -1,0 +1,77 @@
+"""The only writers of the books. ``core`` holds companies, roles, accounts, the posting service
+and the audit trail; ``books_closed`` the books-closed setting; ``documents`` the AR/AP documents.
+Import from ``ledger.services``: every public service is re-exported here."""
+
+from .books_closed import (
+    books_closed_close_through,
+    books_closed_date_pull,
+    books_closed_date_set,
+    books_closed_enable,
+    books_closed_lock_through,
+    books_closed_restrict_inbound_set,
+    books_closed_update,
+    ledger_entity_ensure,
+    ledger_entity_get,
+)
+from .core import *  # noqa: F403
+from .core import __all__ as _core_all
+
+__all__ = [
+    *_core_all,
+    "books_closed_close_through",
+    "books_closed_date_pull",
+    "books_closed_date_set",
+    "books_closed_enable",
+    "books_closed_lock_through",
+    "books_closed_restrict_inbound_set",
+    "books_closed_update",
+    "ledger_entity_ensure",
+    "ledger_entity_get",
+]
+from .documents import (  # noqa: E402
+    DocumentLineInput,
+    application_reverse,
+    credit_apply,
+    customer_credit_apply,
+    customer_credit_balance,
+    customer_credit_create,
+    customer_credit_open_amount,
+    document_applied,
+    document_create,
+    document_delete,
+    document_open_amount,
+    document_update,
+    document_void,
+    payment_apply,
+    payment_create,
+    payment_delete,
+    payment_move,
+    payment_unapplied,
+    payment_update,
+    posting_accounts_get,
+    refund_create,
+)
+
+__all__ += [
+    "DocumentLineInput",
+    "application_reverse",
+    "credit_apply",
+    "customer_credit_apply",
+    "customer_credit_balance",
+    "customer_credit_create",
+    "customer_credit_open_amount",
+    "document_applied",
+    "document_create",
+    "document_delete",
+    "document_open_amount",
+    "document_update",
+    "document_void",
+    "payment_apply",
+    "payment_create",
+    "payment_delete",
+    "payment_move",
+    "payment_unapplied",
+    "payment_update",
+    "posting_accounts_get",
+    "refund_create",
+]

@@ -2,12 +2,13 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from ledger import views as ledger_views
+from closebooks import views as close_views
 
 urlpatterns = [
-    path("", ledger_views.home, name="home"),
+    path("", close_views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("c/<slug:slug>/", include("ledger.urls")),
+    path("c/<slug:slug>/close/", include("closebooks.close_urls")),
 ]

@@ -39,14 +39,6 @@ def _can(request, company) -> dict:
 
 @login_required
 @require_GET
-def home(request):
-    companies = list(selectors.company_list_for_user(request.user))
-    cards = [{"company": company, **selectors.company_dashboard(company)} for company in companies]
-    return render(request, "ledger/home.html", {"cards": cards})
-
-
-@login_required
-@require_GET
 def company_dashboard(request, slug):
     company = selectors.company_get_for_user(request.user, slug)
     membership = selectors.membership_for(request.user, company)

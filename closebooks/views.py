@@ -1,0 +1,102 @@
+"""The close wizard (PC3): Home → Close your books → Get started → Review → Sync → Lock → Close."""
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from ledger import selectors as ledger_selectors
+from ledger.models import JournalEntry
+
+from . import selectors
+from .filters import ReviewFilter
+from .models import Period
+
+STEPS = [("review", "1 Review"), ("sync", "2 Sync journal entries"), ("lock", "3 Lock period"), ("close", "4 Close period")]
+
+
+def _close_panel(company, limit=6) -> dict:
+    periods = selectors.company_periods(company)
+    recent = list(reversed(periods))[:limit]
+    flagged = selectors.flagged_counts(company, recent)
+    return {
+        "periods": [{"period": p, "flagged": flagged.get(p.month, 0)} for p in recent],
+        "open_periods": [p for p in periods if p.state == Period.State.OPEN],
+    }
+
+
+@login_required
+@require_GET
+def home(request):
+    companies = list(ledger_selectors.company_list_for_user(request.user))
+    cards = [
+        {"company": company, **ledger_selectors.company_dashboard(company), "close": _close_panel(company, limit=3)}
+        for company in companies
+    ]
+    return render(request, "closebooks/home.html", {"cards": cards})
+
+
+@login_required
+@require_GET
+def close_overview(request, slug):
+    company = ledger_selectors.company_get_for_user(request.user, slug)
+    return render(request, "closebooks/overview.html", {"company": company, **_close_panel(company, limit=24)})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def get_started(request, slug):
+    company = ledger_selectors.company_get_for_user(request.user, slug)
+    open_periods = selectors.open_periods(company)
+    error = ""
+    if request.method == "POST":
+        key = request.POST.get("period", "")
+        chosen = next((p for p in open_periods if p.key == key), None)
+        if chosen is not None:
+            return redirect("close:review", slug=company.slug, period=chosen.key)
+        error = "Choose one of the open periods."
+    return render(request, "closebooks/get_started.html", {"company": company, "open_periods": open_periods, "error": error})
+
+
+def _wizard_context(company, period: Period, step: str) -> dict:
+    steps = []
+    for key, label in STEPS:
+        try:
+            url = reverse(f"close:{key}", kwargs={"slug": company.slug, "period": period.key})
+        except NoReverseMatch:
+            url = None
+        steps.append({"key": key, "label": label, "url": url})
+    return {"company": company, "period": period, "steps": steps, "step": step}
+
+
+@login_required
+@require_GET
+def review(request, slug, period):
+    company = ledger_selectors.company_get_for_user(request.user, slug)
+    period = selectors.period_get(company, period)
+    flagged_ids = selectors.unbalanced_entry_ids(company, period.first_day, period.last_day)
+    filterset = ReviewFilter(
+        request.GET or None, queryset=selectors.period_entries(period), company=company, flagged_ids=flagged_ids
+    )
+    page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    tb = selectors.trial_balance(period)
+    flagged = JournalEntry.objects.filter(pk__in=flagged_ids).order_by("entry_date", "id")[:200]
+    return render(
+        request,
+        "closebooks/review.html",
+        {
+            **_wizard_context(company, period, "review"),
+            "filter": filterset,
+            "page": page,
+            "query": query.urlencode(),
+            "trial_balance": tb,
+            "tb_debit": sum((r.debit for r in tb), start=0),
+            "tb_credit": sum((r.credit for r in tb), start=0),
+            "type_totals": selectors.totals_by_account_type(tb),
+            "flagged": flagged,
+            "flagged_count": len(flagged_ids),
+        },
+    )

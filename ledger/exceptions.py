@@ -36,3 +36,34 @@ class AmountError(LedgerError):
 
 class MembershipError(LedgerError):
     pass
+
+
+class BooksClosedError(LedgerError):
+    """The guard refused a dated change inside the closed period (BC4, BC6).
+
+    ``operation``, ``on_date`` and ``closed_date`` are kept for callers that report it
+    (a sync run lists each rejected inbound transaction, BC6)."""
+
+    field = "doc_date"
+
+    def __init__(self, message: str, *, operation: str, on_date, closed_date, field: str | None = None):
+        super().__init__(message, field=field)
+        self.operation = operation
+        self.on_date = on_date
+        self.closed_date = closed_date
+
+
+class BooksClosedSettingError(LedgerError):
+    """A change of the books-closed setting was refused (BC1–BC3)."""
+
+
+class DocumentError(LedgerError):
+    pass
+
+
+class PaymentError(LedgerError):
+    pass
+
+
+class ApplicationError(LedgerError):
+    field = "amount"

@@ -160,6 +160,14 @@ class JournalEntry(models.Model):
     memo = models.CharField(max_length=500, blank=True)
     reference = models.CharField(max_length=100, blank=True, help_text="Document or external number.")
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.MANUAL)
+    entity = models.ForeignKey(
+        "LedgerEntity", null=True, blank=True, on_delete=models.PROTECT, related_name="+", help_text="Entity (BC9), if any."
+    )
+    closed_period_policy = models.CharField(
+        max_length=60,
+        blank=True,
+        help_text="Set when an inbound entry was let into a closed period by a provider policy (BC6); the trigger reads it.",
+    )
     is_balanced = models.BooleanField(
         default=True, help_text="False for an entry that arrived unbalanced from outside; the close wizard flags it (PC2)."
     )
@@ -184,6 +192,7 @@ class JournalLine(models.Model):
     # company and entry_date repeat the entry's so that per-company, per-date reads and the
     # PostgreSQL books-closed trigger need no join; the posting service keeps them equal.
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    entity = models.ForeignKey("LedgerEntity", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     entry_date = models.DateField()
     line_no = models.PositiveIntegerField(default=1)
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="lines")
@@ -237,3 +246,383 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.subject_type} {self.subject_id}"
+
+
+# ---------------------------------------------------------------- books-closed date (BC1–BC9)
+
+
+class LedgerEntity(models.Model):
+    """An entity of a multi-entity company (Sage Intacct top level, BC9). Documents and journal
+    entries may carry one; the guard then checks them against that entity's own closed date."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="entities")
+    key = models.CharField(max_length=60, help_text="The accounting system's entity id, e.g. a Sage Intacct LOCATIONID.")
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["company__name", "key"]
+        verbose_name = "entity"
+        verbose_name_plural = "entities"
+        constraints = [models.UniqueConstraint(fields=["company", "key"], name="entity_key_unique_per_company")]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.name}".strip()
+
+
+class BooksClosedSetting(models.Model):
+    """The books-closed date of a company (``entity`` empty), or of one of its entities (BC9).
+
+    The company row holds the switch (BC1) and the restrict-inbound toggle (BC6); an entity row
+    holds only that entity's date, which replaces the company's date for the entity's documents.
+    Written only by ``ledger.services.books_closed_*``; read by the guard and by the trigger."""
+
+    class Source(models.TextChoices):
+        MANUAL = "manual", "Set by hand"
+        INTEGRATION = "integration", "Pulled from the accounting system"
+        PERIOD_CLOSE = "period_close", "Closing a period"
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="books_closed_settings")
+    entity = models.ForeignKey(LedgerEntity, null=True, blank=True, on_delete=models.CASCADE, related_name="books_closed")
+    enabled = models.BooleanField(default=False, help_text="Closed books on (BC1). Off: no date applies.")
+    closed_date = models.DateField(null=True, blank=True, help_text="Documents and lines dated on or before it are closed (BC4).")
+    restrict_inbound = models.BooleanField(
+        default=False, help_text="Apply the date to transactions coming in from the accounting system too (BC6)."
+    )
+    closed_through = models.DateField(
+        null=True, blank=True, help_text="Last day of the latest closed period: the date can never move before it (BC3, PC5)."
+    )
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.MANUAL)
+    source_name = models.CharField(max_length=60, blank=True, help_text="Which integration or user set the date.")
+    source_at = models.DateTimeField(null=True, blank=True)
+    pulled_date = models.DateField(null=True, blank=True, help_text="The accounting system's own closed date, last pulled.")
+    pulled_source = models.CharField(max_length=60, blank=True)
+    pulled_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["company__name", "entity__key"]
+        constraints = [
+            models.UniqueConstraint(fields=["company"], condition=Q(entity__isnull=True), name="books_closed_one_per_company"),
+            models.UniqueConstraint(
+                fields=["company", "entity"], condition=Q(entity__isnull=False), name="books_closed_one_per_entity"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        scope = f"{self.company} / {self.entity}" if self.entity_id else str(self.company)
+        state = f"closed through {self.closed_date}" if self.enabled or self.entity_id else "off"
+        return f"Books closed · {scope} · {state}"
+
+    @property
+    def mismatch(self) -> bool:
+        """The accounting system reports another date than ours (BC8 banner)."""
+        return self.pulled_date is not None and self.pulled_date != self.closed_date
+
+
+# ---------------------------------------------------------------- AR/AP documents
+
+
+class PostingAccounts(models.Model):
+    """The accounts a company's documents post to. Created with standard accounts on first use
+    (``ledger.services.posting_accounts_get``)."""
+
+    company = models.OneToOneField(Company, on_delete=models.CASCADE, related_name="posting_accounts")
+    receivable = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    payable = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    tax = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", help_text="Sales tax payable / recoverable.")
+    cash = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    customer_deposits = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="+", help_text="Incoming payments not applied to an invoice yet."
+    )
+    vendor_prepayments = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    customer_credits = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    vendor_credits = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    credits_expense = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="+", help_text="Debited by manual credits and refunds given as credit."
+    )
+
+    class Meta:
+        verbose_name_plural = "posting accounts"
+
+    def __str__(self) -> str:
+        return f"Posting accounts · {self.company}"
+
+
+class Document(models.Model):
+    """An invoice, bill, credit memo or vendor credit. One table for the four kinds keeps the
+    books-closed trigger in one place; the proxies below give each kind its pages and admin.
+
+    ``lines`` holds the document's lines (account id, description, amount, tax) as posted: the
+    figures live on the row, so any change to them is an UPDATE the trigger sees."""
+
+    class Kind(models.TextChoices):
+        INVOICE = "invoice", "Invoice"
+        BILL = "bill", "Bill"
+        CREDIT_MEMO = "credit_memo", "Credit memo"
+        VENDOR_CREDIT = "vendor_credit", "Vendor credit"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        VOID = "void", "Void"
+
+    CUSTOMER_KINDS = frozenset({Kind.INVOICE, Kind.CREDIT_MEMO})
+    CREDIT_KINDS = frozenset({Kind.CREDIT_MEMO, Kind.VENDOR_CREDIT})
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="documents")
+    entity = models.ForeignKey(LedgerEntity, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    number = models.CharField(max_length=60)
+    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="documents")
+    vendor = models.ForeignKey(Vendor, null=True, blank=True, on_delete=models.PROTECT, related_name="documents")
+    doc_date = models.DateField(help_text="Invoice, bill or credit date: the date the books-closed guard checks.")
+    due_date = models.DateField(null=True, blank=True)
+    currency = models.CharField(max_length=3, validators=[validate_currency])
+    lines = models.JSONField(default=list)
+    subtotal = models.DecimalField(**MONEY, default=ZERO)
+    tax = models.DecimalField(**MONEY, default=ZERO, help_text="Taxes charged (MR1).")
+    total = models.DecimalField(**MONEY, default=ZERO)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    voided_at = models.DateTimeField(null=True, blank=True, help_text="When it was voided (MR6 counts it until then).")
+    memo = models.CharField(max_length=500, blank=True)
+    journal_entry = models.ForeignKey(JournalEntry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    void_entry = models.ForeignKey(JournalEntry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    origin = models.CharField(max_length=60, blank=True, help_text="Empty: made in closebooks; else the provider it came from.")
+    external_id = models.CharField(max_length=100, blank=True)
+    closed_period_policy = models.CharField(max_length=60, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-doc_date", "-id"]
+        indexes = [models.Index(fields=["company", "kind", "doc_date"], name="document_company_kind_date")]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "kind", "number"], name="document_number_unique_per_kind"),
+            models.CheckConstraint(
+                condition=(Q(kind__in=["invoice", "credit_memo"]) & Q(customer__isnull=False) & Q(vendor__isnull=True))
+                | (Q(kind__in=["bill", "vendor_credit"]) & Q(vendor__isnull=False) & Q(customer__isnull=True)),
+                name="document_party_matches_kind",
+            ),
+            models.CheckConstraint(condition=Q(total=models.F("subtotal") + models.F("tax")), name="document_total_adds_up"),
+            models.CheckConstraint(
+                condition=Q(status="void", voided_at__isnull=False) | Q(status="open", voided_at__isnull=True),
+                name="document_voided_at_matches_status",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.number}"
+
+    @property
+    def party(self):
+        return self.customer if self.kind in self.CUSTOMER_KINDS else self.vendor
+
+
+class _KindManager(models.Manager):
+    def __init__(self, kind: str):
+        super().__init__()
+        self.kind = kind
+
+    def get_queryset(self):
+        return super().get_queryset().filter(kind=self.kind)
+
+
+class Invoice(Document):
+    objects = _KindManager(Document.Kind.INVOICE)
+
+    class Meta:
+        proxy = True
+
+
+class Bill(Document):
+    objects = _KindManager(Document.Kind.BILL)
+
+    class Meta:
+        proxy = True
+
+
+class CreditMemo(Document):
+    objects = _KindManager(Document.Kind.CREDIT_MEMO)
+
+    class Meta:
+        proxy = True
+
+
+class VendorCredit(Document):
+    objects = _KindManager(Document.Kind.VENDOR_CREDIT)
+
+    class Meta:
+        proxy = True
+
+
+DOCUMENT_PROXIES = {
+    Document.Kind.INVOICE: Invoice,
+    Document.Kind.BILL: Bill,
+    Document.Kind.CREDIT_MEMO: CreditMemo,
+    Document.Kind.VENDOR_CREDIT: VendorCredit,
+}
+
+
+class Payment(models.Model):
+    """Money in (from a customer) or out (to a vendor). An incoming payment not (fully) applied to
+    invoices is an un-invoiced payment (MR3). Recording posts cash against deposits/prepayments;
+    applying moves the amount to receivables/payables on the application date."""
+
+    class Direction(models.TextChoices):
+        INCOMING = "incoming", "Incoming"
+        OUTGOING = "outgoing", "Outgoing"
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        RECORDED = "recorded", "Recorded"
+        DEPOSITED = "deposited", "Deposited"
+        CLEARED = "cleared", "Cleared"
+        VOIDED = "voided", "Voided"
+        CANCELLED = "cancelled", "Cancelled"
+
+    # Allowed moves, as data (one service applies them).
+    MOVES = {
+        Status.SCHEDULED: {Status.RECORDED, Status.CANCELLED},
+        Status.RECORDED: {Status.DEPOSITED, Status.VOIDED},
+        Status.DEPOSITED: {Status.CLEARED},
+        Status.CLEARED: set(),
+        Status.VOIDED: set(),
+        Status.CANCELLED: set(),
+    }
+    POSTED = frozenset({Status.RECORDED, Status.DEPOSITED, Status.CLEARED})
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="payments")
+    entity = models.ForeignKey(LedgerEntity, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    direction = models.CharField(max_length=10, choices=Direction.choices)
+    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="payments")
+    vendor = models.ForeignKey(Vendor, null=True, blank=True, on_delete=models.PROTECT, related_name="payments")
+    process_date = models.DateField()
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3, validators=[validate_currency])
+    method = models.CharField(max_length=30, blank=True)
+    reference = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    journal_entry = models.ForeignKey(JournalEntry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    void_entry = models.ForeignKey(JournalEntry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    origin = models.CharField(max_length=60, blank=True)
+    external_id = models.CharField(max_length=100, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-process_date", "-id"]
+        indexes = [models.Index(fields=["company", "process_date"], name="payment_company_date")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(
+                condition=(Q(direction="incoming") & Q(customer__isnull=False) & Q(vendor__isnull=True))
+                | (Q(direction="outgoing") & Q(vendor__isnull=False) & Q(customer__isnull=True)),
+                name="payment_party_matches_direction",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} payment {self.pk} {self.amount} {self.currency}"
+
+    @property
+    def party(self):
+        return self.customer if self.direction == self.Direction.INCOMING else self.vendor
+
+
+class CustomerCredit(models.Model):
+    """A credit a customer holds (MR2, MR4): issued, manual, from an overpayment, or a refund given as credit."""
+
+    class Kind(models.TextChoices):
+        ISSUED = "issued", "Issued credit"
+        MANUAL = "manual", "Manual credit"
+        OVERPAYMENT = "overpayment", "Overpayment credit"
+        REFUND_AS_CREDIT = "refund_as_credit", "Refund as customer credit"
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="customer_credits")
+    entity = models.ForeignKey(LedgerEntity, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="credits")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    credit_date = models.DateField()
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3, validators=[validate_currency])
+    payment = models.ForeignKey(
+        Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="credits", help_text="The overpaying payment."
+    )
+    memo = models.CharField(max_length=500, blank=True)
+    journal_entry = models.ForeignKey(JournalEntry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-credit_date", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="customer_credit_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} {self.currency} · {self.customer}"
+
+
+class Refund(models.Model):
+    """Money paid back to a customer out of their credit balance (MR5 excludes it from cash received)."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="refunds")
+    entity = models.ForeignKey(LedgerEntity, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="refunds")
+    refund_date = models.DateField()
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3, validators=[validate_currency])
+    memo = models.CharField(max_length=500, blank=True)
+    journal_entry = models.ForeignKey(JournalEntry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-refund_date", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"Refund {self.amount} {self.currency} · {self.customer}"
+
+
+class Application(models.Model):
+    """Part of a credit memo, vendor credit, customer credit or payment applied to an invoice or
+    bill, on its own date (MR6 counts it in the period of ``applied_on``). Never edited: undoing
+    one adds a reversing row (negative amount) on an open date."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="applications")
+    entity = models.ForeignKey(LedgerEntity, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    target = models.ForeignKey(Document, on_delete=models.PROTECT, related_name="applications_received")
+    credit_document = models.ForeignKey(
+        Document, null=True, blank=True, on_delete=models.PROTECT, related_name="applications_made"
+    )
+    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="applications")
+    customer_credit = models.ForeignKey(
+        CustomerCredit, null=True, blank=True, on_delete=models.PROTECT, related_name="applications"
+    )
+    applied_on = models.DateField()
+    amount = models.DecimalField(**MONEY, help_text="Negative on a row that reverses an earlier application.")
+    reverses = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
+    journal_entry = models.ForeignKey(JournalEntry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-applied_on", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="application_amount_not_zero"),
+            models.CheckConstraint(
+                condition=(Q(credit_document__isnull=False) & Q(payment__isnull=True) & Q(customer_credit__isnull=True))
+                | (Q(credit_document__isnull=True) & Q(payment__isnull=False) & Q(customer_credit__isnull=True))
+                | (Q(credit_document__isnull=True) & Q(payment__isnull=True) & Q(customer_credit__isnull=False)),
+                name="application_has_one_source",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} applied to {self.target} on {self.applied_on}"
+
+    @property
+    def source(self):
+        return self.credit_document or self.payment or self.customer_credit

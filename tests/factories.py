@@ -129,3 +129,15 @@ class AuditEventFactory(factory.django.DjangoModelFactory):
     company = factory.SubFactory(CompanyFactory)
     action = "test.event"
     subject_type = "Company"
+
+
+# ---------------------------------------------------------------- books-closed date and AR/AP documents (issue 3)
+
+
+class LedgerEntityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "ledger.LedgerEntity"
+
+    company = factory.SubFactory(CompanyFactory)
+    key = factory.Sequence(lambda n: f"E{n}")
+    name = factory.Sequence(lambda n: f"Entity {n}")

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Case, Exists, OuterRef, Sum, Value, When
 from guardian.shortcuts import assign_perm, remove_perm
 
-from .exceptions import (
+from ..exceptions import (
     AccountError,
     AmountError,
     BlockedAccountError,
@@ -23,9 +23,10 @@ from .exceptions import (
     MembershipError,
     UnbalancedEntryError,
 )
-from .locks import company_lock
-from .models import ZERO, Account, AuditEvent, Company, JournalEntry, JournalLine, Membership, Role
-from .roles import ALL_PERMISSIONS, ROLE_PERMISSIONS
+from ..guard import Inbound, Operation, books_closed_check
+from ..locks import company_lock
+from ..models import ZERO, Account, AuditEvent, Company, JournalEntry, JournalLine, LedgerEntity, Membership, Role
+from ..roles import ALL_PERMISSIONS, ROLE_PERMISSIONS
 
 MAX_AMOUNT = Decimal("1e18")
 CENT = Decimal("0.01")
@@ -340,31 +341,53 @@ def journal_entry_create(
     memo: str = "",
     reference: str = "",
     source: str = JournalEntry.Source.MANUAL,
+    entity: LedgerEntity | None = None,
+    inbound: Inbound | None = None,
+    operation: Operation = Operation.ENTRY_CREATE,
+    what: str = "",
 ) -> JournalEntry:
     """Post a journal entry. Manual and document entries must balance per currency; entries
-    from outside (import, inbound sync) are kept as they came and flagged when they do not."""
+    from outside (import, inbound sync) are kept as they came and flagged when they do not.
+
+    The books-closed guard decides under the company lock whether ``entry_date`` may be posted
+    (BC4); an inbound-sync entry is checked as inbound (BC6), with ``inbound`` carrying the
+    provider and its policy. ``operation``/``what`` only name the change in a refusal."""
     if source not in JournalEntry.Source.values:
         raise LedgerError(f"Unknown entry source “{source}”.")
+    _check_entity(company, entity)
     company_lock(company.pk)
+    if source == JournalEntry.Source.INBOUND_SYNC and inbound is None:
+        inbound = Inbound()
+    decision = books_closed_check(
+        company=company, operation=operation, on_date=entry_date, entity=entity, inbound=inbound, what=what, field="entry_date"
+    )
     prepared = _prepare_lines(company, lines)
     balanced = _balance_or_flag(source, prepared)
     entry = JournalEntry.objects.create(
         company=company,
+        entity=entity,
         entry_date=entry_date,
         memo=(memo or "")[:500],
         reference=(reference or "")[:100],
         source=source,
         is_balanced=balanced,
+        closed_period_policy=decision.policy,
         created_by=actor if actor is not None and actor.is_authenticated else None,
     )
     for line in prepared:
         line.entry = entry
         line.entry_date = entry_date
+        line.entity = entity
     JournalLine.objects.bulk_create(prepared)
     audit_record(
         company=company, actor=actor, action="journal_entry.create", subject=entry, after=_entry_snapshot(entry, prepared)
     )
     return entry
+
+
+def _check_entity(company: Company, entity: LedgerEntity | None) -> None:
+    if entity is not None and entity.company_id != company.pk:
+        raise LedgerError(f"Entity {entity} belongs to another company.", field="entity")
 
 
 @transaction.atomic
@@ -382,6 +405,11 @@ def journal_entry_update(
     company = entry.company
     company_lock(company.pk)
     entry = JournalEntry.objects.select_for_update().get(pk=entry.pk)
+    what = f"JE-{entry.pk}"
+    for day in (entry.entry_date, entry_date):  # neither the old nor the new date may be closed (BC4)
+        books_closed_check(
+            company=company, operation=Operation.ENTRY_EDIT, on_date=day, entity=entry.entity_id, what=what, field="entry_date"
+        )
     old_lines = list(entry.lines.select_related("account"))
     before = _entry_snapshot(entry, old_lines)
     prepared = _prepare_lines(company, lines)
@@ -397,6 +425,7 @@ def journal_entry_update(
     for line in prepared:
         line.entry = entry
         line.entry_date = entry_date
+        line.entity_id = entry.entity_id
     JournalLine.objects.bulk_create(prepared)
     audit_record(
         company=company,
@@ -414,6 +443,14 @@ def journal_entry_delete(*, entry: JournalEntry, actor: AbstractBaseUser | None,
     company = entry.company
     company_lock(company.pk)
     entry = JournalEntry.objects.select_for_update().get(pk=entry.pk)
+    books_closed_check(
+        company=company,
+        operation=Operation.ENTRY_DELETE,
+        on_date=entry.entry_date,
+        entity=entry.entity_id,
+        what=f"JE-{entry.pk}",
+        field="entry_date",
+    )
     before = _entry_snapshot(entry, list(entry.lines.select_related("account")))
     audit_record(company=company, actor=actor, action="journal_entry.delete", subject=entry, before=before, reason=reason)
     entry.delete()

@@ -1,0 +1,177 @@
+"""The books-closed guard: the one function that decides whether a dated change may enter the
+books (BC4–BC6, BC9). The posting service and every document service call it under the company
+lock; views, admin, imports and tasks show its error and never re-implement it. The PostgreSQL
+trigger in ``ledger/sql.py`` mirrors it for writes that bypass the services, and
+``tests/ledger/test_guard_matrix.py`` runs one table of cases against both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+
+from django.db.models import Q
+
+from .exceptions import BooksClosedError, LedgerError
+from .models import BooksClosedSetting, Company, LedgerEntity
+
+
+class Operation(StrEnum):
+    """Every dated change the guard knows. The value names the operation in refusals."""
+
+    DOCUMENT_CREATE = "create"
+    DOCUMENT_EDIT = "edit"
+    DOCUMENT_DELETE = "delete"
+    DOCUMENT_VOID = "void"
+    ENTRY_CREATE = "create journal entry"
+    ENTRY_EDIT = "edit journal entry"
+    ENTRY_DELETE = "delete journal entry"
+    PAYMENT_SCHEDULE = "schedule payment"
+    PAYMENT_RECORD = "record payment"
+    PAYMENT_EDIT = "edit payment"
+    PAYMENT_DELETE = "delete payment"
+    PAYMENT_VOID = "void payment"
+    PAYMENT_CANCEL = "cancel payment"
+    PAYMENT_DEPOSIT = "deposit payment"
+    PAYMENT_CLEAR = "clear payment"
+    CREDIT_APPLY = "apply credit"
+    PAYMENT_APPLY = "apply payment"
+    CUSTOMER_CREDIT_CREATE = "create customer credit"
+    REFUND_CREATE = "create refund"
+
+
+# BC5 (and MR6 for voids): allowed although the document is dated in the closed period,
+# because the change posts on an open date and leaves the closed period's figures alone.
+ALLOWED_IN_CLOSED_PERIOD = frozenset(
+    {
+        Operation.CREDIT_APPLY,
+        Operation.PAYMENT_APPLY,
+        Operation.PAYMENT_VOID,
+        Operation.PAYMENT_CANCEL,
+        Operation.PAYMENT_DEPOSIT,
+        Operation.PAYMENT_CLEAR,
+        Operation.DOCUMENT_VOID,
+    }
+)
+# A payment that has deposited or cleared can no longer be voided or cancelled in a closed period (BC5).
+SETTLED_PAYMENT_STATUSES = frozenset({"deposited", "cleared"})
+
+
+@dataclass(frozen=True)
+class InboundPolicy:
+    """A provider's exception to BC6, given by the caller as data (the guard never imports
+    integrations): documents of ``kinds`` from ``provider`` enter even a closed period when
+    restrict-inbound is on. QuickBooks Desktop: ``InboundPolicy("quickbooks_desktop", frozenset({"invoice"}))``."""
+
+    provider: str
+    kinds: frozenset[str] = frozenset()
+    description: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.provider}:{','.join(sorted(self.kinds))}"
+
+
+QUICKBOOKS_DESKTOP_RECEIVABLE_INVOICES = InboundPolicy(
+    "quickbooks_desktop",
+    frozenset({"invoice"}),
+    "Receivable invoices created in QuickBooks Desktop sync in even when dated in a closed period.",
+)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """Marks a change as coming in from the accounting system (BC6)."""
+
+    provider: str = ""
+    kind: str = ""  # the document kind, e.g. "invoice"; "" for a plain journal entry
+    policy: InboundPolicy | None = None
+
+
+@dataclass(frozen=True)
+class GuardDecision:
+    """What the guard allowed: ``post_on`` is the date the change's journal entry must carry
+    (today for a BC5 operation on a closed-period document, else the document's own date);
+    ``policy`` names the provider policy that let an inbound change into a closed period."""
+
+    closed_date: date | None
+    in_closed_period: bool
+    post_on: date
+    policy: str = ""
+
+
+def closed_date_for(company: Company, entity: LedgerEntity | int | None = None) -> tuple[date | None, bool]:
+    """The effective closed date for ``company`` (and ``entity``, BC9) and the restrict-inbound
+    toggle. ``None`` when closed books is off (BC1). An entity's own date, when it has one,
+    replaces the company's. Call it under the company lock."""
+    entity_id = entity.pk if isinstance(entity, LedgerEntity) else entity
+    scope = Q(entity_id__isnull=True) | Q(entity_id=entity_id) if entity_id else Q(entity_id__isnull=True)
+    rows = {
+        row["entity_id"]: row
+        for row in BooksClosedSetting.objects.filter(scope, company_id=company.pk).values(
+            "entity_id", "enabled", "closed_date", "restrict_inbound"
+        )
+    }
+    top = rows.get(None)
+    if top is None or not top["enabled"]:
+        return None, False
+    own = rows.get(entity_id) if entity_id else None
+    closed = own["closed_date"] if own is not None and own["closed_date"] is not None else top["closed_date"]
+    return closed, top["restrict_inbound"]
+
+
+def books_closed_check(
+    *,
+    company: Company,
+    operation: Operation | str,
+    on_date: date,
+    entity: LedgerEntity | int | None = None,
+    inbound: Inbound | None = None,
+    payment_status: str = "",
+    what: str = "",
+    field: str = "doc_date",
+) -> GuardDecision:
+    """Decide whether ``operation`` on something dated ``on_date`` may enter the books.
+
+    Returns a :class:`GuardDecision` or raises :class:`BooksClosedError`, whose message names
+    the operation, the date and the closed date. ``what`` names the thing ("invoice INV-7").
+    Call it inside the transaction, after ``company_lock``, so the date cannot move under you."""
+    if not isinstance(on_date, date):
+        raise LedgerError(f"“{on_date}” is not a date.", field=field)
+    operation = Operation(operation)
+    closed, restrict_inbound = closed_date_for(company, entity)
+    if closed is None or on_date > closed:
+        return GuardDecision(closed_date=closed, in_closed_period=False, post_on=on_date)
+    label = f"{operation.value} {what}".strip() if what else operation.value
+    if inbound is not None:
+        if not restrict_inbound:
+            return GuardDecision(closed_date=closed, in_closed_period=True, post_on=on_date)
+        policy = inbound.policy
+        if policy is not None and inbound.kind in policy.kinds and (not inbound.provider or inbound.provider == policy.provider):
+            return GuardDecision(closed_date=closed, in_closed_period=True, post_on=on_date, policy=policy.name)
+        raise BooksClosedError(
+            f"Rejected inbound {label or 'transaction'} dated {on_date}: the books are closed through {closed} "
+            "and “Restrict inbound transactions” is on (BC6).",
+            operation=operation.value,
+            on_date=on_date,
+            closed_date=closed,
+            field=field,
+        )
+    if operation in ALLOWED_IN_CLOSED_PERIOD:
+        if operation in (Operation.PAYMENT_VOID, Operation.PAYMENT_CANCEL) and payment_status in SETTLED_PAYMENT_STATUSES:
+            raise BooksClosedError(
+                f"Cannot {label}: its process date {on_date} is in the closed period (books closed through {closed}) "
+                f"and it has already {payment_status} (BC5).",
+                operation=operation.value,
+                on_date=on_date,
+                closed_date=closed,
+            )
+        return GuardDecision(closed_date=closed, in_closed_period=True, post_on=max(company.today(), closed + timedelta(days=1)))
+    raise BooksClosedError(
+        f"Cannot {label} dated {on_date}: the books are closed through {closed}. "
+        "Choose a later date, or reopen the period by moving the books-closed date earlier (BC4).",
+        operation=operation.value,
+        on_date=on_date,
+        closed_date=closed,
+    )

@@ -8,4 +8,8 @@ urlpatterns = [
     path("", views.close_overview, name="overview"),
     path("start/", views.get_started, name="start"),
     path("<str:period>/review/", views.review, name="review"),
+    path("<str:period>/lock/", views.lock, name="lock"),
+    path("<str:period>/lock/confirm/", views.lock_confirm, name="lock_confirm"),
+    path("<str:period>/unlock/", views.unlock, name="unlock"),
+    path("<str:period>/close/", views.close, name="close"),
 ]

@@ -32,6 +32,9 @@ class Period(models.Model):
     locked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     closed_at = models.DateTimeField(null=True, blank=True)
     closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    date_before_lock = models.DateField(
+        null=True, blank=True, help_text="The books-closed date before this period was locked; unlocking restores it (PC5)."
+    )
 
     class Meta:
         ordering = ["company", "month"]

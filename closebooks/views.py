@@ -1,15 +1,18 @@
 """The close wizard (PC3): Home → Close your books → Get started → Review → Sync → Lock → Close."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ledger import roles
 from ledger import selectors as ledger_selectors
+from ledger.exceptions import LedgerError
 from ledger.models import JournalEntry
 
-from . import selectors
+from . import selectors, services
 from .filters import ReviewFilter
 from .models import Period
 
@@ -98,5 +101,91 @@ def review(request, slug, period):
             "type_totals": selectors.totals_by_account_type(tb),
             "flagged": flagged,
             "flagged_count": len(flagged_ids),
+        },
+    )
+
+
+def _blocker_links(company, period, blockers):
+    review = reverse("close:review", kwargs={"slug": company.slug, "period": period.key})
+    links = {"flagged": f"{review}?flagged=true"}
+    return [{"message": b.message, "link": links.get(b.link, b.link)} for b in blockers]
+
+
+@login_required
+@require_GET
+def lock(request, slug, period):
+    company = ledger_selectors.company_get_for_user(request.user, slug)
+    period = selectors.period_get(company, period)
+    blockers = services.period_lock_blockers(period) if period.state == Period.State.OPEN else []
+    return render(
+        request,
+        "closebooks/lock.html",
+        {
+            **_wizard_context(company, period, "lock"),
+            "blockers": _blocker_links(company, period, blockers),
+            "can_lock": request.user.has_perm(roles.MANAGE, company),
+            "can_unlock": request.user.has_perm(roles.ADMINISTER, company),
+        },
+    )
+
+
+def _transition(request, slug, period, action, success):
+    company = ledger_selectors.company_get_for_user(request.user, slug)
+    period = selectors.period_get(company, period)
+    try:
+        action(company, period)
+    except LedgerError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, success.format(period=period.name))
+    return company, period
+
+
+@login_required
+@require_POST
+def lock_confirm(request, slug, period):
+    company, period = _transition(
+        request, slug, period, lambda c, p: services.period_lock(period=p, actor=request.user), "{period} is locked."
+    )
+    return redirect("close:lock", slug=company.slug, period=period.key)
+
+
+@login_required
+@require_POST
+def unlock(request, slug, period):
+    company, period = _transition(
+        request,
+        slug,
+        period,
+        lambda c, p: services.period_unlock(period=p, actor=request.user, reason=request.POST.get("reason", "")),
+        "{period} is unlocked.",
+    )
+    return redirect("close:lock", slug=company.slug, period=period.key)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def close(request, slug, period):
+    company = ledger_selectors.company_get_for_user(request.user, slug)
+    period = selectors.period_get(company, period)
+    error = ""
+    if request.method == "POST":
+        try:
+            period = services.period_close(period=period, actor=request.user, confirm_name=request.POST.get("confirm_name", ""))
+        except LedgerError as exc:
+            error = exc.message
+        else:
+            messages.success(request, f"{period.name} is closed for good.")
+            return redirect("close:close", slug=company.slug, period=period.key)
+    first_open = next(iter(selectors.open_periods(company)), None)
+    return render(
+        request,
+        "closebooks/close.html",
+        {
+            **_wizard_context(company, period, "close"),
+            "error": error,
+            "can_close": request.user.has_perm(roles.ADMINISTER, company),
+            "first_open": first_open,
+            "can_post": request.user.has_perm(roles.POST, company),
         },
     )

@@ -150,7 +150,11 @@ def journal_entry_edit(request, slug, pk=None):
             ],
         )
     else:
-        form = JournalEntryForm(initial={"entry_date": company.today()})
+        # ?date= and ?memo= prefill the form, e.g. the close wizard's adjusting-entry offer (PC5)
+        prefill = JournalEntryForm(
+            {"entry_date": request.GET.get("date") or company.today(), "memo": request.GET.get("memo", "")}
+        )
+        form = JournalEntryForm(initial=prefill.cleaned_data if prefill.is_valid() else {"entry_date": company.today()})
         formset = JournalLineFormSet(company=company, prefix="lines")
     return render(
         request, "ledger/journal_entry_form.html", {"company": company, "entry": entry, "form": form, "formset": formset}

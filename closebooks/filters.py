@@ -18,10 +18,6 @@ class ReviewFilter(JournalEntryFilter):
     class Meta(JournalEntryFilter.Meta):
         fields = [*JournalEntryFilter.Meta.fields, "account_type", "flagged"]
 
-    def __init__(self, *args, flagged_ids=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.flagged_ids = list(flagged_ids)
-
     def by_account_type(self, queryset, name, value):
         lines = JournalLine.objects.filter(company=self.company, account__type=value).values("entry_id")
         return queryset.filter(id__in=lines)
@@ -29,4 +25,4 @@ class ReviewFilter(JournalEntryFilter):
     def by_flagged(self, queryset, name, value):
         if value is None:
             return queryset
-        return queryset.filter(id__in=self.flagged_ids) if value else queryset.exclude(id__in=self.flagged_ids)
+        return queryset.filter(is_balanced=not value)

@@ -11,6 +11,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from ledger.models import ZERO, Account, Company, JournalEntry, JournalLine
+from ledger.selectors import unbalanced_entry_ids
 
 from .models import Period
 
@@ -58,24 +59,39 @@ def open_periods(company: Company) -> list[Period]:
 
 
 def period_entries(period: Period) -> QuerySet[JournalEntry]:
-    return (
-        JournalEntry.objects.filter(company=period.company, entry_date__gte=period.first_day, entry_date__lte=period.last_day)
-        .annotate(total_debit=Sum("lines__debit"), line_count=Count("lines"))
-        .order_by("entry_date", "id")
-    )
+    """The period's entries, unannotated so counting and paging stay index scans; annotate a
+    page with ``with_totals``."""
+    return JournalEntry.objects.filter(
+        company=period.company, entry_date__gte=period.first_day, entry_date__lte=period.last_day
+    ).order_by("entry_date", "id")
 
 
-def unbalanced_entry_ids(company: Company, first: date, last: date) -> list[int]:
-    """Entries of the window whose lines do not balance in some currency, computed from the lines
-    themselves (not the stored flag), so lines loaded behind the posting service are caught (PC2)."""
-    rows = (
-        JournalLine.objects.filter(company=company, entry_date__gte=first, entry_date__lte=last)
-        .values("entry_id", "currency")
-        .annotate(net=Sum("debit") - Sum("credit"))
-        .exclude(net=0)
-        .values_list("entry_id", flat=True)
+def with_totals(entries) -> list[JournalEntry]:
+    """Attach ``total_debit`` and ``line_count`` to one page of entries, in one grouped query."""
+    entries = list(entries)
+    totals = {
+        row["entry_id"]: row
+        for row in JournalLine.objects.filter(entry_id__in=[e.pk for e in entries])
+        .values("entry_id")
+        .annotate(total_debit=Sum("debit"), line_count=Count("id"))
+    }
+    for entry in entries:
+        row = totals.get(entry.pk, {})
+        entry.total_debit, entry.line_count = row.get("total_debit", ZERO), row.get("line_count", 0)
+    return entries
+
+
+def flagged_entry_ids(company: Company, first: date, last: date) -> dict[str, list[int]]:
+    """Every flag that keeps a period from locking (PC2), by kind."""
+    return {"unbalanced": unbalanced_entry_ids(company, first, last)}
+
+
+def flagged_entries(company: Company, first: date, last: date) -> QuerySet[JournalEntry]:
+    """Entries flagged for the Review step (PC2), from the stored flags, which the posting
+    service and the bulk loader keep; Lock re-derives them from the lines before it decides."""
+    return JournalEntry.objects.filter(company=company, entry_date__gte=first, entry_date__lte=last, is_balanced=False).order_by(
+        "entry_date", "id"
     )
-    return sorted(set(rows))
 
 
 @dataclass(frozen=True)
@@ -117,13 +133,13 @@ def has_activity_before(company: Company, day: date) -> bool:
 
 
 def flagged_counts(company: Company, periods: list[Period]) -> dict[date, int]:
-    """Unbalanced entries per period month."""
+    """Flagged entries per period month, from the stored flags (one grouped query)."""
     if not periods:
         return {}
     first = min(p.first_day for p in periods)
     last = max(p.last_day for p in periods)
-    ids = unbalanced_entry_ids(company, first, last)
     out = {p.month: 0 for p in periods}
-    for entry_date in JournalEntry.objects.filter(pk__in=ids).values_list("entry_date", flat=True):
+    dates = flagged_entries(company, first, last).values_list("entry_date", flat=True)
+    for entry_date in dates:
         out[entry_date.replace(day=1)] = out.get(entry_date.replace(day=1), 0) + 1
     return out

@@ -13,7 +13,13 @@ from django.utils import timezone
 from ledger import roles
 from ledger.locks import company_lock
 from ledger.models import BooksClosedSetting, Company
-from ledger.services import audit_record, books_closed_close_through, books_closed_lock_through, books_closed_update
+from ledger.services import (
+    audit_record,
+    books_closed_close_through,
+    books_closed_lock_through,
+    books_closed_update,
+    journal_entries_reflag,
+)
 
 from . import selectors
 from .exceptions import PeriodError
@@ -43,10 +49,18 @@ def period_lock_blockers(period: Period) -> list[Blocker]:
                 "not_ended", f"{period.name} has not ended yet in {company.time_zone}: it can be locked from {next_day} on (BC2)."
             )
         )
-    unbalanced = selectors.unbalanced_entry_ids(company, period.first_day, period.last_day)
+    unbalanced = selectors.flagged_entry_ids(company, period.first_day, period.last_day)["unbalanced"]
     if unbalanced:
         blockers.append(Blocker("unbalanced", f"{len(unbalanced)} unbalanced journal entries must be fixed (PC2).", "flagged"))
     return blockers
+
+
+@transaction.atomic
+def period_flags_refresh(*, period: Period) -> int:
+    """Re-derive the stored unbalanced flags of the period's entries from their lines, so the
+    Review step lists exactly what blocks the lock, lines written behind the posting service
+    included (PC2)."""
+    return journal_entries_reflag(company=period.company, first=period.first_day, last=period.last_day)
 
 
 def _require(actor: AbstractBaseUser | None, perm: str, company: Company, what: str) -> None:

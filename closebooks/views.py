@@ -10,7 +10,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ledger import roles
 from ledger import selectors as ledger_selectors
 from ledger.exceptions import LedgerError
-from ledger.models import JournalEntry
 
 from . import selectors, services
 from .filters import ReviewFilter
@@ -78,15 +77,14 @@ def _wizard_context(company, period: Period, step: str) -> dict:
 def review(request, slug, period):
     company = ledger_selectors.company_get_for_user(request.user, slug)
     period = selectors.period_get(company, period)
-    flagged_ids = selectors.unbalanced_entry_ids(company, period.first_day, period.last_day)
-    filterset = ReviewFilter(
-        request.GET or None, queryset=selectors.period_entries(period), company=company, flagged_ids=flagged_ids
-    )
+    flagged_qs = selectors.flagged_entries(company, period.first_day, period.last_day)
+    filterset = ReviewFilter(request.GET or None, queryset=selectors.period_entries(period), company=company)
     page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
+    page.object_list = selectors.with_totals(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     tb = selectors.trial_balance(period)
-    flagged = JournalEntry.objects.filter(pk__in=flagged_ids).order_by("entry_date", "id")[:200]
+    flagged = list(flagged_qs[:200])
     return render(
         request,
         "closebooks/review.html",
@@ -100,7 +98,7 @@ def review(request, slug, period):
             "tb_credit": sum((r.credit for r in tb), start=0),
             "type_totals": selectors.totals_by_account_type(tb),
             "flagged": flagged,
-            "flagged_count": len(flagged_ids),
+            "flagged_count": flagged_qs.count() if len(flagged) == 200 else len(flagged),
         },
     )
 
@@ -144,9 +142,11 @@ def _transition(request, slug, period, action, success):
 @login_required
 @require_POST
 def lock_confirm(request, slug, period):
-    company, period = _transition(
-        request, slug, period, lambda c, p: services.period_lock(period=p, actor=request.user), "{period} is locked."
-    )
+    def lock_after_refresh(company, period):
+        services.period_flags_refresh(period=period)  # its own transaction: kept even if the lock is refused
+        services.period_lock(period=period, actor=request.user)
+
+    company, period = _transition(request, slug, period, lock_after_refresh, "{period} is locked.")
     return redirect("close:lock", slug=company.slug, period=period.key)
 
 

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from . import views
 
@@ -12,4 +12,5 @@ urlpatterns = [
     path("<str:period>/lock/confirm/", views.lock_confirm, name="lock_confirm"),
     path("<str:period>/unlock/", views.unlock, name="unlock"),
     path("<str:period>/close/", views.close, name="close"),
+    re_path(r"^(?P<period>\d{4}-\d{2})/package\.(?P<fmt>xlsx|zip)$", views.package, name="package"),
 ]

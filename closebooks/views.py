@@ -1,8 +1,11 @@
 """The close wizard (PC3): Home → Close your books → Get started → Review → Sync → Lock → Close."""
 
+import tempfile
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.http import FileResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -14,6 +17,7 @@ from ledger.exceptions import LedgerError
 from . import selectors, services
 from .filters import ReviewFilter
 from .models import Period
+from .package import write_xlsx, write_zip
 
 STEPS = [("review", "1 Review"), ("sync", "2 Sync journal entries"), ("lock", "3 Lock period"), ("close", "4 Close period")]
 
@@ -189,3 +193,24 @@ def close(request, slug, period):
             "can_post": request.user.has_perm(roles.POST, company),
         },
     )
+
+
+@login_required
+@require_GET
+def package(request, slug, period, fmt):
+    """The close package of a locked or closed period, as XLSX or as CSV files in a ZIP."""
+    company = ledger_selectors.company_get_for_user(request.user, slug)
+    period = selectors.period_get(company, period)
+    if period.state == Period.State.OPEN:
+        messages.error(request, f"{period.name} is open: its close package exists once it is locked.")
+        return redirect("close:lock", slug=company.slug, period=period.key)
+    buffer = tempfile.SpooledTemporaryFile(max_size=32 << 20)  # noqa: SIM115 - handed to FileResponse, which closes it
+    if fmt == "xlsx":
+        write_xlsx(period, buffer)
+        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        write_zip(period, buffer)
+        content_type = "application/zip"
+    buffer.seek(0)
+    filename = f"{company.slug}-close-{period.key}.{fmt}"
+    return FileResponse(buffer, as_attachment=True, filename=filename, content_type=content_type)

@@ -4,7 +4,6 @@ from datetime import date
 
 import pytest
 from django.db import IntegrityError, connection, transaction
-from freezegun import freeze_time
 
 from closebooks import selectors
 from closebooks.exceptions import PeriodError
@@ -16,12 +15,6 @@ from ledger.models import Account, AuditEvent, BooksClosedSetting, Role
 from tests.factories import AccountFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
-
-
-@pytest.fixture
-def frozen():
-    with freeze_time("2026-05-10 12:00:00"):
-        yield
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from datetime import date
 
 import pytest
 from django.urls import reverse
-from freezegun import freeze_time
 
 from closebooks.models import Period
 from ledger import services
@@ -12,12 +11,6 @@ from ledger.models import Account, Role
 from tests.factories import AccountFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
-
-
-@pytest.fixture
-def frozen():
-    with freeze_time("2026-05-10 12:00:00"):
-        yield
 
 
 @pytest.fixture

@@ -5,6 +5,10 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+FAKE_QBO_PORT ?= 8765
+FAKE_QBO := http://127.0.0.1:$(FAKE_QBO_PORT)
+DEMO_QBO := QBO_AUTHORIZE_URL=$(FAKE_QBO)/oauth2/authorize QBO_TOKEN_URL=$(FAKE_QBO)/oauth2/v1/tokens/bearer \
+            QBO_API_BASE_URL=$(FAKE_QBO) INTEGRATIONS_RATE_LIMITS=0
 
 # The test suite always runs against PostgreSQL and Redis on this machine.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/closebooks
@@ -29,10 +33,15 @@ install-test: $(VENV)/.installed-test
 
 # Embedded default: SQLite, Celery tasks in-process. Unset the service URLs so a shell that
 # has them exported still gets the documented demo.
+# The demo company is connected to a fake QuickBooks Online started beside the app (port FAKE_QBO_PORT,
+# quotas off so a whole-year sync finishes while you watch; tasks run in-process here).
 run: install
 	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py migrate --noinput
 	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py seed_demo
-	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py runserver $(HOST):$(PORT)
+	@env -u DATABASE_URL -u REDIS_URL $(PY) manage.py run_fake_vendor --provider qbo --port $(FAKE_QBO_PORT) --limits off & \
+	FAKE=$$!; trap 'kill $$FAKE 2>/dev/null' EXIT INT TERM; \
+	env -u DATABASE_URL -u REDIS_URL $(DEMO_QBO) $(PY) manage.py demo_connect --redirect-uri http://$(HOST):$(PORT)/integrations/callback/qbo/ && \
+	env -u DATABASE_URL -u REDIS_URL $(DEMO_QBO) $(PY) manage.py runserver $(HOST):$(PORT)
 
 services:
 	@bash scripts/services.sh

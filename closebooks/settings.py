@@ -191,3 +191,33 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# ---------------------------------------------------------------- integrations (issue 5)
+# The vendors' OAuth client and URLs. The defaults are the fake vendors' credentials; a real
+# deployment sets the *_CLIENT_ID/SECRET and URL variables to the vendor's production values.
+INTEGRATIONS_PROVIDERS = {
+    "qbo": {
+        "client_id": env("QBO_CLIENT_ID", "closebooks-dev-client"),
+        "client_secret": env("QBO_CLIENT_SECRET", "closebooks-dev-secret"),
+        "authorize_url": env("QBO_AUTHORIZE_URL", "https://appcenter.intuit.com/connect/oauth2"),
+        "token_url": env("QBO_TOKEN_URL", "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"),
+        "api_base_url": env("QBO_API_BASE_URL", "https://quickbooks.api.intuit.com"),
+    },
+    "xero": {
+        "client_id": env("XERO_CLIENT_ID", "closebooks-dev-client"),
+        "client_secret": env("XERO_CLIENT_SECRET", "closebooks-dev-secret"),
+        "authorize_url": env("XERO_AUTHORIZE_URL", "https://login.xero.com/identity/connect/authorize"),
+        "token_url": env("XERO_TOKEN_URL", "https://identity.xero.com/connect/token"),
+        "api_base_url": env("XERO_API_BASE_URL", "https://api.xero.com/api.xro/2.0"),
+        "connections_url": env("XERO_CONNECTIONS_URL", "https://api.xero.com/connections"),
+    },
+}
+# Fernet keys for tokens at rest, newest first; unset: one key derived from SECRET_KEY.
+INTEGRATIONS_FERNET_KEYS = env_list("INTEGRATIONS_FERNET_KEYS", [])
+# Keep each vendor's documented quotas globally (in Redis, across all workers). Off only to measure our own overhead.
+INTEGRATIONS_RATE_LIMITS = env_bool("INTEGRATIONS_RATE_LIMITS", True)
+CELERY_BEAT_SCHEDULE = {
+    "integrations-pull-closed-dates": {"task": "integrations.tasks.pull_closed_dates", "schedule": 3600.0},
+    "integrations-pull-inbound": {"task": "integrations.tasks.pull_inbound", "schedule": 900.0},
+    "integrations-resume-stalled-runs": {"task": "integrations.tasks.resume_stalled_runs", "schedule": 300.0},
+}

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from closebooks import views as close_views
+from integrations import views as integrations_views
 
 urlpatterns = [
     path("", close_views.home, name="home"),
@@ -11,4 +12,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("c/<slug:slug>/", include("ledger.urls")),
     path("c/<slug:slug>/close/", include("closebooks.close_urls")),
+    path("c/<slug:slug>/integrations/", include("integrations.urls")),
+    path("integrations/callback/<str:provider>/", integrations_views.connect_callback, name="integrations_callback"),
 ]

@@ -1,0 +1,176 @@
+"""Benchmark the push engine: a real Celery worker pushes N journal entries to a fake vendor
+started in this process, over loopback. The last line printed is one JSON object.
+
+    python manage.py bench_sync --provider qbo --entries 10000 --limits off
+    python manage.py bench_sync --provider xero --entries 10000 --limits on
+
+``--limits off``: the fake enforces no quota and our global limiter is off (our own overhead).
+``--limits on``: the vendor's documented quotas on both sides; ``bound_seconds`` is the least time
+those quotas allow for the requests made (a sliding 60 s window), ``of_bound`` our share of it.
+Needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL): the worker is a separate process."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from integrations import selectors, services
+from integrations.fakes import FAKES
+from integrations.models import Connection, SyncRun
+from integrations.tasks import push_run
+from integrations.worker_process import WorkerProcess
+from ledger.models import Account, Company, JournalEntry, JournalLine
+
+
+class Command(BaseCommand):
+    help = "Push N entries through a real worker to a fake vendor and print throughput as JSON."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--provider", choices=sorted(FAKES), default="qbo")
+        parser.add_argument("--entries", type=int, default=10000)
+        parser.add_argument("--limits", choices=["on", "off"], default="off")
+        parser.add_argument("--keep", action="store_true", help="keep the bench company afterwards")
+
+    def handle(self, *args, provider, entries, limits, keep, **options):
+        if not settings.REDIS_URL or settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+            raise CommandError("bench_sync needs DATABASE_URL (PostgreSQL) and REDIS_URL: the worker is a separate process.")
+        limits_on = limits == "on"
+        fake = FAKES[provider](limits=limits_on).start()
+        worker = WorkerProcess(visibility_timeout=21600, extra_env={"INTEGRATIONS_RATE_LIMITS": "1" if limits_on else "0"})
+        company = None
+        try:
+            company = self._company(fake, entries)
+            self._connect(company, provider, fake)
+            self.stderr.write(f"{entries} entries loaded; starting a worker on queue {worker.queue}...")
+            worker.start()
+            run = services.sync_run_start(company=company, actor=None, enqueue=False)
+            started = time.perf_counter()
+            push_run.apply_async(args=[run.pk], queue=worker.queue)
+            while True:
+                time.sleep(0.1)
+                run.refresh_from_db()
+                if run.is_finished:
+                    break
+            seconds = time.perf_counter() - started
+            held = fake.entries_by_local()
+            ids = set(JournalEntry.objects.filter(company=company).values_list("pk", flat=True))
+            target = "/batch" if provider == "qbo" else "ManualJournals"
+            requests = len([r for r in fake.requests if r.path.endswith(target) or r.path.endswith("/journalentry")])
+            result = {
+                "provider": provider,
+                "entries": entries,
+                "seconds": round(seconds, 2),
+                "entries_per_s": round(entries / seconds, 1),
+                "requests": requests,
+                "duplicates": sum(n - 1 for n in held.values() if n > 1),
+                "missing": len(ids - set(held)),
+                "limits": limits,
+                "throttled_429": fake.throttled,
+                "run_status": run.status,
+            }
+            if limits_on:
+                bound = self._bound_seconds(provider, requests)
+                result.update({"bound_seconds": round(bound, 1), "of_bound": round(bound / seconds, 3) if seconds else None})
+            assert not selectors.entries_needing_sync(company).exists() or run.status != SyncRun.Status.SUCCEEDED
+        finally:
+            worker.stop()
+            fake.stop()
+            if company is not None and not keep:
+                self._drop(company)
+        self.stdout.write(json.dumps(result))
+
+    @staticmethod
+    def _bound_seconds(provider: str, requests: int) -> float:
+        """Least time a sliding 60 s window allows for ``requests`` calls: the first ``limit`` go at
+        once, each further ``limit`` one window later."""
+        limit = 40 if provider == "qbo" else 60  # QBO batch calls/min; Xero calls/min
+        return ((requests - 1) // limit) * 60.0 if requests else 0.0
+
+    def _company(self, fake, n: int) -> Company:
+        slug = f"bench-{uuid.uuid4().hex[:8]}"
+        with transaction.atomic():
+            company = Company.objects.create(name=f"Bench {slug}", slug=slug)
+            accounts = Account.objects.bulk_create(
+                [Account(company=company, code=row["number"], name=row["name"], type=row["type"]) for row in fake.chart]
+            )
+            by_code = {a.code: a for a in accounts}
+            dr, cr = by_code["6100"], by_code["1000"]
+            start = date(2026, 1, 1)
+            made = JournalEntry.objects.bulk_create(
+                [JournalEntry(company=company, entry_date=start + timedelta(days=i % 28), memo=f"bench {i}") for i in range(n)],
+                batch_size=2000,
+            )
+            lines = []
+            for i, entry in enumerate(made):
+                amount = Decimal(100 + i % 900) + Decimal("0.25")
+                lines.append(
+                    JournalLine(
+                        entry=entry,
+                        company=company,
+                        entry_date=entry.entry_date,
+                        line_no=1,
+                        account=dr,
+                        debit=amount,
+                        currency="USD",
+                        description="rent",
+                    )
+                )
+                lines.append(
+                    JournalLine(
+                        entry=entry,
+                        company=company,
+                        entry_date=entry.entry_date,
+                        line_no=2,
+                        account=cr,
+                        credit=amount,
+                        currency="USD",
+                        description="cash",
+                    )
+                )
+            JournalLine.objects.bulk_create(lines, batch_size=5000)
+        return company
+
+    def _connect(self, company: Company, provider: str, fake) -> Connection:
+        tokens = fake.issue_tokens()
+        urls = (
+            {
+                "authorize_url": f"{fake.url}/oauth2/authorize",
+                "token_url": f"{fake.url}/oauth2/v1/tokens/bearer",
+                "api_base_url": fake.url,
+            }
+            if provider == "qbo"
+            else {
+                "authorize_url": f"{fake.url}/identity/connect/authorize",
+                "token_url": f"{fake.url}/identity/connect/token",
+                "api_base_url": f"{fake.url}/api.xro/2.0",
+                "connections_url": f"{fake.url}/connections",
+            }
+        )
+        conn = Connection.objects.create(
+            company=company,
+            provider=provider,
+            tenant_id=fake.tenant_id,
+            tenant_name=fake.tenant_name,
+            access_token=tokens["access_token"],
+            refresh_token=tokens["refresh_token"],
+            access_expires_at=timezone.now() + timedelta(seconds=tokens["expires_in"]),
+            **urls,
+        )
+        services.accounts_pull(connection=conn, actor=None)
+        rows = selectors.mapping_rows(conn)
+        services.mappings_save(connection=conn, choices={r.account.pk: r.suggestion.pk for r in rows if r.suggestion}, actor=None)
+        return conn
+
+    @staticmethod
+    def _drop(company: Company) -> None:
+        with transaction.atomic():
+            JournalLine.objects.filter(company=company).delete()
+            company.delete()

@@ -1,0 +1,17 @@
+"""Provider registry: the code stored on a connection names its client class."""
+
+from .base import Provider, ProviderConfig
+from .qbo import QuickBooksOnline
+from .xero import Xero
+
+PROVIDERS: dict[str, type[Provider]] = {QuickBooksOnline.code: QuickBooksOnline, Xero.code: Xero}
+
+
+def provider_class(code: str) -> type[Provider]:
+    try:
+        return PROVIDERS[code]
+    except KeyError:
+        raise ValueError(f"Unknown provider “{code}”.") from None
+
+
+__all__ = ["PROVIDERS", "Provider", "ProviderConfig", "provider_class"]

@@ -1,0 +1,215 @@
+"""The one provider interface (IN1). A provider is a real HTTP client of a vendor's documented
+API; the sync engine, the pages and the tasks only ever talk to this interface.
+
+Errors are classified here, once, so the engine knows what to do with each: retry later
+(``RateLimited``, ``TransientError``), refresh the token and retry (``TokenExpired``), give up on
+one entry (``EntryRejected``, incl. ``ClosedPeriodRejected``) or stop the run (``ConnectionBroken``,
+``UnexpectedResponse``).
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+
+class ProviderError(Exception):
+    """Base of everything a provider raises. Messages never contain a secret."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class TokenExpired(ProviderError):
+    """401: the access token expired; refresh and try again."""
+
+
+class ConnectionBroken(ProviderError):
+    """The vendor refuses the credentials (revoked, dead refresh token, wrong tenant): reconnect."""
+
+
+class RateLimited(ProviderError):
+    def __init__(self, message: str, *, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TransientError(ProviderError):
+    """5xx, timeouts, connection resets: the same request may be sent again (same idempotency key)."""
+
+
+class UnexpectedResponse(ProviderError):
+    """The vendor answered something its documentation does not describe."""
+
+
+class EntryRejected(ProviderError):
+    """The vendor refused one entry (validation). Sending it again would be refused again."""
+
+
+class ClosedPeriodRejected(EntryRejected):
+    """The vendor refused an entry dated in its closed (locked) period."""
+
+
+@dataclass(frozen=True)
+class Tokens:
+    access_token: str
+    refresh_token: str
+    access_expires_at: datetime
+    refresh_expires_at: datetime | None = None
+
+    def __repr__(self) -> str:  # never let a secret reach a log line through repr()
+        return f"Tokens(access_expires_at={self.access_expires_at!r})"
+
+
+@dataclass(frozen=True)
+class RemoteAccount:
+    external_id: str
+    number: str
+    name: str
+    type: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class PushLine:
+    external_account_id: str
+    external_account_code: str
+    debit: Decimal
+    credit: Decimal
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class PushEntry:
+    """One local journal entry as the vendor should hold it. ``key`` is the idempotency key of the
+    request that carries it; ``external_id``/``external_version`` are set when it exists remotely
+    and must be updated instead of created (an entry changed after its sync)."""
+
+    local_id: int
+    entry_date: date
+    memo: str
+    reference: str
+    currency: str
+    lines: tuple[PushLine, ...]
+    external_id: str = ""
+    external_version: str = ""
+
+
+@dataclass
+class PushOutcome:
+    local_id: int
+    external_id: str = ""
+    external_version: str = ""
+    error: ProviderError | None = None
+
+
+@dataclass(frozen=True)
+class ClosedDate:
+    """The vendor's closed (lock) date. ``entity`` is empty for a single-entity company."""
+
+    closed_through: date | None
+    entity: str = ""
+    detail: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InboundLine:
+    """One side of an inbound transaction, on a vendor account (by id, or by code where the
+    vendor names accounts by code, as Xero's line items do)."""
+
+    debit: Decimal
+    credit: Decimal
+    external_account_id: str = ""
+    external_account_code: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class InboundTransaction:
+    """An invoice, bill or payment made in the accounting system, as the journal lines it posts."""
+
+    kind: str  # invoice | bill | payment
+    external_id: str
+    number: str
+    txn_date: date
+    memo: str
+    lines: tuple[InboundLine, ...]
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """Where the vendor lives and who we are to it. Base URLs are configurable so that a fake
+    vendor on 127.0.0.1 can stand in for the real one; a connection keeps the URLs it was made with."""
+
+    client_id: str
+    client_secret: str
+    authorize_url: str
+    token_url: str
+    api_base_url: str
+    connections_url: str = ""
+
+    def __repr__(self) -> str:
+        return f"ProviderConfig(client_id={self.client_id!r}, api_base_url={self.api_base_url!r})"
+
+
+class Provider(abc.ABC):
+    """A connection's client. Instances hold the tenant and the current tokens; they never store."""
+
+    code: str
+    name: str
+    # How many entries one push request may carry, and the vendor's documented per-minute quotas
+    # as (bucket, limit) pairs; every request counts against "calls", batch requests also against "batch".
+    batch_size: int = 1
+    quotas: tuple[tuple[str, int], ...] = ()
+
+    def __init__(self, config: ProviderConfig, *, tenant_id: str = "", tokens: Tokens | None = None):
+        self.config = config
+        self.tenant_id = tenant_id
+        self.tokens = tokens
+
+    # ---- OAuth
+    @abc.abstractmethod
+    def authorize_url(self, *, state: str, redirect_uri: str) -> str: ...
+
+    @abc.abstractmethod
+    def exchange_code(self, *, code: str, redirect_uri: str) -> Tokens: ...
+
+    @abc.abstractmethod
+    def tenant_from_callback(self, params: dict[str, str]) -> tuple[str, str]:
+        """(tenant id, tenant name) after the code exchange: QBO's realmId from the redirect,
+        Xero's tenantId from its /connections."""
+
+    @abc.abstractmethod
+    def refresh(self) -> Tokens:
+        """New tokens from the refresh token. The caller must store both at once (rotation)."""
+
+    # ---- data
+    @abc.abstractmethod
+    def list_accounts(self) -> list[RemoteAccount]: ...
+
+    @abc.abstractmethod
+    def push_entries(self, entries: list[PushEntry], *, key: str) -> list[PushOutcome]:
+        """Create (or update) ``entries`` in one request where the API allows it. ``key`` is the
+        idempotency key, stored by the caller before the first send and reused on every retry."""
+
+    @abc.abstractmethod
+    def read_closed_dates(self) -> list[ClosedDate]:
+        """The vendor's closed date(s), one per entity where the vendor keeps several (BC7, BC9)."""
+
+    def read_closed_date(self) -> ClosedDate:
+        """The closed date of a single-entity company (the top level of a multi-entity one)."""
+        dates = self.read_closed_dates()
+        return next((d for d in dates if not d.entity), dates[0] if dates else ClosedDate(None))
+
+    @abc.abstractmethod
+    def pull_inbound(self, *, since: datetime | None) -> list[InboundTransaction]:
+        """Invoices, bills and payments changed in the vendor since ``since`` (all when None) (IN6)."""
+
+    @abc.abstractmethod
+    def remote_version(self) -> str: ...

@@ -1,0 +1,67 @@
+"""Thin Celery tasks: ids in, a service call, retries here. One task per sync run, never one
+per entry (a task costs 1.5-2 ms here); the service works through the run in chunks."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from . import services
+from .exceptions import IntegrationError, SyncRetryLater
+from .models import Connection
+
+log = logging.getLogger(__name__)
+
+PUSH_MAX_RETRIES = 8
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=PUSH_MAX_RETRIES)
+def push_run(self, run_id: int) -> str:
+    """Push one sync run. acks_late + reject_on_worker_lost: a worker killed mid-run leaves the
+    message in Redis, it is delivered again, and the run resumes from its outbox (keys kept)."""
+    try:
+        run = services.sync_run_execute(run_id=run_id)
+    except SyncRetryLater as exc:
+        if self.request.retries >= PUSH_MAX_RETRIES:
+            return services.sync_run_fail(run_id=run_id, error=f"Gave up after repeated vendor errors: {exc}").status
+        raise self.retry(countdown=services.backoff(self.request.retries + 3) + 5) from None
+    return run.status
+
+
+@shared_task(acks_late=True)
+def pull_closed_dates() -> int:
+    """Beat: pull the closed date of every active connection (IN5, BC7)."""
+    pulled = 0
+    for connection in Connection.objects.filter(status=Connection.Status.ACTIVE):
+        run = services.closed_date_pull(connection=connection)
+        pulled += run.status == run.Status.SUCCEEDED
+    return pulled
+
+
+@shared_task(acks_late=True)
+def pull_inbound() -> int:
+    """Beat: pull invoices, bills and payments made in each active connection's system (IN6, BC6)."""
+    pulled = 0
+    for connection in Connection.objects.filter(status=Connection.Status.ACTIVE):
+        run = services.inbound_pull(connection=connection)
+        pulled += run.done
+    return pulled
+
+
+@shared_task(acks_late=True)
+def pull_accounts(connection_id: int) -> int:
+    try:
+        return services.accounts_pull(connection=Connection.objects.get(pk=connection_id), actor=None)
+    except IntegrationError as exc:
+        log.warning("pulling accounts of connection %s failed: %s", connection_id, exc.message)
+        return 0
+
+
+@shared_task(acks_late=True)
+def resume_stalled_runs() -> int:
+    """Beat: enqueue again the runs whose worker died (the run lock keeps them single)."""
+    stalled = services.sync_runs_stalled()
+    for run_id in stalled:
+        push_run.delay(run_id)
+    return len(stalled)

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from . import views
+
+app_name = "integrations"
+
+urlpatterns = [
+    path("", views.connection_status, name="status"),
+    path("connect/", views.connect_start, name="connect"),
+    path("disconnect/", views.disconnect, name="disconnect"),
+    path("pull/", views.pull, name="pull"),
+    path("mappings/", views.mappings, name="mappings"),
+    path("sync/", views.sync_start, name="sync"),
+    path("runs/<int:pk>/", views.run_detail, name="run"),
+    path("runs/<int:pk>/progress/", views.run_progress, name="run_progress"),
+]

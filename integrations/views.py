@@ -1,0 +1,222 @@
+"""Connection, mapping and sync pages: parse -> fetch-and-authorize -> service -> redirect."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponseBadRequest, JsonResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from ledger import roles
+from ledger.selectors import company_get_for_user
+
+from . import selectors, services
+from .exceptions import IntegrationError
+from .models import Connection, SyncRun
+
+SESSION_KEY = "integrations_oauth"
+
+
+def _can(request, company) -> dict:
+    return {
+        "can_manage": request.user.has_perm(roles.MANAGE, company),
+        "can_administer": request.user.has_perm(roles.ADMINISTER, company),
+    }
+
+
+@login_required
+@require_GET
+def connection_status(request, slug):
+    company = company_get_for_user(request.user, slug)
+    conn = selectors.connection_live(company)
+    return render(
+        request,
+        "integrations/connection.html",
+        {
+            "company": company,
+            "connection": conn,
+            "providers": Connection.Provider.choices,
+            "runs": selectors.sync_run_list(company)[:15],
+            "unmapped": selectors.unmapped_entries(company).count() if conn else None,
+            "needing_sync": selectors.entries_needing_sync(company).count() if conn and conn.is_active else None,
+            **_can(request, company),
+        },
+    )
+
+
+@login_required
+@require_POST
+def connect_start(request, slug):
+    company = company_get_for_user(request.user, slug, roles.ADMINISTER)
+    provider = request.POST.get("provider", "")
+    if provider not in Connection.Provider.values:
+        messages.error(request, "Choose QuickBooks Online or Xero.")
+        return redirect("integrations:status", slug=company.slug)
+    redirect_uri = request.build_absolute_uri(reverse("integrations_callback", kwargs={"provider": provider}))
+    url, state = services.oauth_authorize_url(provider_code=provider, redirect_uri=redirect_uri)
+    pending = request.session.get(SESSION_KEY, {})
+    pending[state] = {"company": company.slug, "provider": provider}
+    request.session[SESSION_KEY] = dict(list(pending.items())[-5:])  # a few tabs at most
+    return redirect(url)
+
+
+@login_required
+@require_GET
+def connect_callback(request, provider):
+    """The vendor sends the user back here with ``code`` and ``state`` (and QBO's ``realmId``).
+    A state this session did not issue is refused before anything else happens."""
+    pending = request.session.get(SESSION_KEY, {})
+    state = request.GET.get("state", "")
+    expected = pending.pop(state, None) if state else None
+    request.session[SESSION_KEY] = pending
+    if expected is None or expected["provider"] != provider:
+        return HttpResponseBadRequest(
+            render_to_string(
+                "integrations/callback_error.html",
+                {
+                    "message": "This sign-in answer does not match a connection "
+                    "started from this browser (bad or reused state). Start connecting again."
+                },
+                request=request,
+            )
+        )
+    company = company_get_for_user(request.user, expected["company"], roles.ADMINISTER)
+    if request.GET.get("error") or not request.GET.get("code"):
+        messages.error(request, f"The accounting system did not connect: {request.GET.get('error', 'no authorization code')}.")
+        return redirect("integrations:status", slug=company.slug)
+    redirect_uri = request.build_absolute_uri(reverse("integrations_callback", kwargs={"provider": provider}))
+    try:
+        conn = services.connection_connect(
+            company=company,
+            provider_code=provider,
+            code=request.GET["code"],
+            params=request.GET.dict(),
+            redirect_uri=redirect_uri,
+            actor=request.user,
+        )
+        count = services.accounts_pull(connection=conn, actor=request.user)
+    except IntegrationError as exc:
+        messages.error(request, exc.message)
+        return redirect("integrations:status", slug=company.slug)
+    messages.success(request, f"Connected to {conn.tenant_name}; {count} accounts pulled. Check the mappings.")
+    return redirect("integrations:mappings", slug=company.slug)
+
+
+@login_required
+@require_POST
+def disconnect(request, slug):
+    company = company_get_for_user(request.user, slug, roles.ADMINISTER)
+    conn = selectors.connection_live(company)
+    if conn is not None:
+        services.connection_disconnect(connection=conn, actor=request.user)
+        messages.success(request, f"Disconnected from {conn.tenant_name}.")
+    return redirect("integrations:status", slug=company.slug)
+
+
+@login_required
+@require_POST
+def pull(request, slug):
+    company = company_get_for_user(request.user, slug, roles.MANAGE)
+    conn = selectors.connection_active(company)
+    if conn is None:
+        messages.error(request, "Connect an accounting system first.")
+        return redirect("integrations:status", slug=company.slug)
+    what = request.POST.get("what")
+    try:
+        if what == "accounts":
+            messages.success(request, f"{services.accounts_pull(connection=conn, actor=request.user)} accounts pulled.")
+        elif what == "inbound":
+            run = services.inbound_pull(connection=conn, actor=request.user)
+            return redirect("integrations:run", slug=company.slug, pk=run.pk)
+        else:
+            run = services.closed_date_pull(connection=conn, actor=request.user)
+            if run.status == SyncRun.Status.FAILED:
+                messages.error(request, run.error)
+            else:
+                messages.success(
+                    request, f"Closed date in {conn.get_provider_display()}: {run.result['closed_through'] or 'never closed'}."
+                )
+    except IntegrationError as exc:
+        messages.error(request, exc.message)
+    return redirect("integrations:status", slug=company.slug)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def mappings(request, slug):
+    company = company_get_for_user(request.user, slug, roles.MANAGE)
+    conn = selectors.connection_active(company)
+    if conn is None:
+        messages.error(request, "Connect an accounting system first.")
+        return redirect("integrations:status", slug=company.slug)
+    rows = selectors.mapping_rows(conn)
+    error = None
+    if request.method == "POST":
+        if "accept_suggestions" in request.POST:
+            choices = {r.account.pk: r.suggestion.pk for r in rows if r.mapped_to is None and r.suggestion is not None}
+        else:
+            choices = {}
+            for r in rows:
+                value = request.POST.get(f"map-{r.account.pk}")
+                if value is not None:
+                    choices[r.account.pk] = int(value) if value.isdigit() else None
+        try:
+            result = services.mappings_save(connection=conn, choices=choices, actor=request.user)
+        except IntegrationError as exc:
+            error = exc.message
+        else:
+            messages.success(request, f"{result['changed']} mappings changed.")
+            return redirect("integrations:mappings", slug=company.slug)
+    externals = conn.external_accounts.order_by("number", "name")
+    return render(
+        request,
+        "integrations/mappings.html",
+        {
+            "company": company,
+            "connection": conn,
+            "rows": rows,
+            "externals": externals,
+            "error": error,
+            "unmapped": sum(1 for r in rows if r.mapped_to is None),
+            "flagged_entries": selectors.unmapped_entries(company).count(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def sync_start(request, slug):
+    company = company_get_for_user(request.user, slug, roles.MANAGE)
+    try:
+        run = services.sync_run_start(company=company, actor=request.user)
+    except IntegrationError as exc:
+        messages.error(request, exc.message)
+        return redirect("integrations:status", slug=company.slug)
+    return redirect("integrations:run", slug=company.slug, pk=run.pk)
+
+
+@login_required
+@require_GET
+def run_detail(request, slug, pk):
+    company = company_get_for_user(request.user, slug)
+    run = selectors.sync_run_get(company, pk)
+    return render(
+        request,
+        "integrations/run.html",
+        {
+            "company": company,
+            "run": run,
+            "progress": selectors.sync_run_progress(run),
+            "issues": run.issues.select_related("entry")[:500],
+        },
+    )
+
+
+@login_required
+@require_GET
+def run_progress(request, slug, pk):
+    company = company_get_for_user(request.user, slug)
+    return JsonResponse(selectors.sync_run_progress(selectors.sync_run_get(company, pk)))

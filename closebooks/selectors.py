@@ -10,6 +10,8 @@ from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
+from integrations.models import AccountMapping
+from integrations.selectors import connection_active
 from ledger.models import ZERO, Account, Company, JournalEntry, JournalLine
 from ledger.selectors import unbalanced_entry_ids
 
@@ -82,8 +84,23 @@ def with_totals(entries) -> list[JournalEntry]:
 
 
 def flagged_entry_ids(company: Company, first: date, last: date) -> dict[str, list[int]]:
-    """Every flag that keeps a period from locking (PC2), by kind."""
-    return {"unbalanced": unbalanced_entry_ids(company, first, last)}
+    """Every flag that keeps a period from locking (PC2), by kind, computed from the lines:
+    entries that do not balance, and entries with a line on an account that has no mapping on
+    the active connection (none without a connection: connecting is its own prerequisite)."""
+    return {"unbalanced": unbalanced_entry_ids(company, first, last), "unmapped": unmapped_entry_ids(company, first, last)}
+
+
+def unmapped_entry_ids(company: Company, first: date, last: date) -> list[int]:
+    """Set-based: the few unmapped accounts first, then the period's lines on them."""
+    connection = connection_active(company)
+    if connection is None:
+        return []
+    mapped = AccountMapping.objects.filter(connection=connection).values("account_id")
+    unmapped_accounts = Account.objects.filter(company=company).exclude(pk__in=mapped).values("pk")
+    lines = JournalLine.objects.filter(
+        company=company, entry_date__gte=first, entry_date__lte=last, account_id__in=unmapped_accounts
+    )
+    return sorted(set(lines.values_list("entry_id", flat=True)))
 
 
 def flagged_entries(company: Company, first: date, last: date) -> QuerySet[JournalEntry]:

@@ -10,6 +10,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from integrations.models import SyncRun
+from integrations.selectors import connection_active, entries_needing_sync
 from ledger import roles
 from ledger.locks import company_lock
 from ledger.models import BooksClosedSetting, Company
@@ -49,9 +51,37 @@ def period_lock_blockers(period: Period) -> list[Blocker]:
                 "not_ended", f"{period.name} has not ended yet in {company.time_zone}: it can be locked from {next_day} on (BC2)."
             )
         )
-    unbalanced = selectors.flagged_entry_ids(company, period.first_day, period.last_day)["unbalanced"]
-    if unbalanced:
-        blockers.append(Blocker("unbalanced", f"{len(unbalanced)} unbalanced journal entries must be fixed (PC2).", "flagged"))
+    connection = connection_active(company)
+    if connection is None:
+        blockers.append(Blocker("connection", "Connect an accounting integration first (PC2).", "connection"))
+    flags = selectors.flagged_entry_ids(company, period.first_day, period.last_day)
+    if flags["unbalanced"]:
+        blockers.append(
+            Blocker("unbalanced", f"{len(flags['unbalanced'])} unbalanced journal entries must be fixed (PC2).", "flagged")
+        )
+    if flags["unmapped"]:
+        blockers.append(
+            Blocker(
+                "unmapped",
+                f"{len(flags['unmapped'])} journal entries use accounts without a mapping: "
+                "preview and update the mappings (PC2).",
+                "mappings",
+            )
+        )
+    if connection is not None:
+        running = SyncRun.objects.filter(
+            connection=connection, kind=SyncRun.Kind.PUSH, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]
+        ).exists()
+        if running:
+            blockers.append(Blocker("sync_running", "A sync is still running: lock when it has finished.", "sync"))
+        else:
+            unsynced = entries_needing_sync(company, period_start=period.first_day, period_end=period.last_day).count()
+            if unsynced:
+                blockers.append(
+                    Blocker(
+                        "unsynced", f"{unsynced} journal entries are not synced as they stand now: sync them first (PC4).", "sync"
+                    )
+                )
     return blockers
 
 

@@ -10,6 +10,9 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from integrations import selectors as integration_selectors
+from integrations import services as integration_services
+from integrations.models import SyncRun
 from ledger import roles
 from ledger import selectors as ledger_selectors
 from ledger.exceptions import LedgerError
@@ -109,7 +112,12 @@ def review(request, slug, period):
 
 def _blocker_links(company, period, blockers):
     review = reverse("close:review", kwargs={"slug": company.slug, "period": period.key})
-    links = {"flagged": f"{review}?flagged=true"}
+    links = {
+        "flagged": f"{review}?flagged=true",
+        "connection": reverse("integrations:status", kwargs={"slug": company.slug}),
+        "mappings": reverse("integrations:mappings", kwargs={"slug": company.slug}),
+        "sync": reverse("close:sync", kwargs={"slug": company.slug, "period": period.key}),
+    }
     return [{"message": b.message, "link": links.get(b.link, b.link)} for b in blockers]
 
 
@@ -214,3 +222,49 @@ def package(request, slug, period, fmt):
     buffer.seek(0)
     filename = f"{company.slug}-close-{period.key}.{fmt}"
     return FileResponse(buffer, as_attachment=True, filename=filename, content_type=content_type)
+
+
+@login_required
+@require_GET
+def sync(request, slug, period):
+    """Step 2: push the period's journal entries to the accounting system (IN4) with live progress."""
+    company = ledger_selectors.company_get_for_user(request.user, slug)
+    period = selectors.period_get(company, period)
+    connection = integration_selectors.connection_active(company)
+    run = (
+        SyncRun.objects.filter(company=company, kind=SyncRun.Kind.PUSH, period_start=period.first_day, period_end=period.last_day)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    unsynced = (
+        integration_selectors.entries_needing_sync(company, period_start=period.first_day, period_end=period.last_day).count()
+        if connection
+        else 0
+    )
+    return render(
+        request,
+        "closebooks/sync.html",
+        {
+            **_wizard_context(company, period, "sync"),
+            "connection": connection,
+            "run": run,
+            "progress": integration_selectors.sync_run_progress(run) if run else None,
+            "issues": run.issues.select_related("entry")[:200] if run else [],
+            "unsynced": unsynced,
+            "can_sync": request.user.has_perm(roles.MANAGE, company),
+        },
+    )
+
+
+@login_required
+@require_POST
+def sync_start(request, slug, period):
+    company = ledger_selectors.company_get_for_user(request.user, slug, roles.MANAGE)
+    period = selectors.period_get(company, period)
+    try:
+        integration_services.sync_run_start(
+            company=company, actor=request.user, period_start=period.first_day, period_end=period.last_day
+        )
+    except LedgerError as exc:
+        messages.error(request, exc.message)
+    return redirect("close:sync", slug=company.slug, period=period.key)

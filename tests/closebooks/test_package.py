@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def locked(company, member):
+def locked(company, member, sync_period):
     admin = member(company, Role.ADMINISTRATOR, username="alice")
     cash = AccountFactory(company=company, code="1000", name="Cash", type=Account.Type.ASSET)
     sales = AccountFactory(company=company, code="4000", name="Sales", type=Account.Type.REVENUE)
@@ -47,6 +47,7 @@ def locked(company, member):
             lines=[services.LineInput(cash, debit="10"), services.LineInput(sales, credit="10")],
         )
         period_flags_refresh(period=period_get(company, "2026-03"))
+        sync_period(period_get(company, "2026-03"))
         period_lock(period=period_get(company, "2026-03"), actor=admin)
     return admin
 
@@ -69,7 +70,7 @@ def test_zip_package_holds_trial_balance_journal_flags_fixed_and_audit(client, c
     files = read_zip(response)
     tb = files["2026-03-trial-balance.csv"]
     assert tb[0] == ["Account", "Name", "Type", "Debit", "Credit", "Balance"]
-    assert ["1000", "Cash", "Asset", "1244.56", "0.00", "1244.56"] in tb
+    assert ["1000", "Cash - Operating", "Asset", "1244.56", "0.00", "1244.56"] in tb
     journal = files["2026-03-journal.csv"]
     assert len(journal) == 1 + 4 and any(row[3] == '\'=HYPERLINK("x")' for row in journal[1:])  # no formula injection
     fixed = files["2026-03-flags-fixed.csv"]
@@ -89,7 +90,7 @@ def test_xlsx_package_is_a_workbook_with_every_sheet(client, company, member, lo
         assert f'name="{sheet}"' in book
     strings = workbook.read("xl/sharedStrings.xml").decode() if "xl/sharedStrings.xml" in workbook.namelist() else ""
     sheets = "".join(workbook.read(n).decode() for n in workbook.namelist() if n.startswith("xl/worksheets/"))
-    assert "Cash" in strings + sheets and "1234.56" in sheets
+    assert "Cash - Operating" in strings + sheets and "1234.56" in sheets
 
 
 def test_open_periods_have_no_package_and_foreign_companies_get_404(client, company, other_company, member, locked):

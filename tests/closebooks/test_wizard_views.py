@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
 
 
 @pytest.fixture
-def books(company):
+def books(company, connected):
     cash = AccountFactory(company=company, code="1000", type=Account.Type.ASSET)
     sales = AccountFactory(company=company, code="4000", type=Account.Type.REVENUE)
     for month in (3, 4):
@@ -31,7 +31,10 @@ def url(name, company, key="2026-03"):
     return reverse(f"close:{name}", kwargs={"slug": company.slug, "period": key})
 
 
-def test_lock_unlock_close_through_the_pages(client, company, member, books):
+def test_lock_unlock_close_through_the_pages(client, company, member, books, sync_period):
+    from closebooks.selectors import period_get
+
+    sync_period(period_get(company, "2026-03"))
     client.force_login(member(company, Role.ADMINISTRATOR))
     page = client.get(url("lock", company)).content.decode()
     assert "Lock March 2026" in page
@@ -78,7 +81,10 @@ def test_viewers_and_accountants_cannot_lock_or_close(client, company, member, b
     assert not Period.objects.exists()
 
 
-def test_manager_can_lock_but_not_close_or_unlock(client, company, member, books):
+def test_manager_can_lock_but_not_close_or_unlock(client, company, member, books, sync_period):
+    from closebooks.selectors import period_get
+
+    sync_period(period_get(company, "2026-03"))
     client.force_login(member(company, Role.MANAGER))
     client.post(url("lock_confirm", company))
     assert Period.objects.get().state == "locked"
@@ -96,7 +102,7 @@ def test_wizard_urls_of_another_company_are_404(client, company, other_company, 
         assert client.post(url(name, other_company)).status_code == 404
 
 
-def test_admin_actions_call_the_period_services(client, company, books):
+def test_admin_actions_call_the_period_services(client, company, books, sync_period):
     from tests.factories import MembershipFactory, UserFactory
 
     staff = UserFactory(is_staff=True)
@@ -106,6 +112,7 @@ def test_admin_actions_call_the_period_services(client, company, books):
     from closebooks.selectors import period_get
     from closebooks.services import period_lock
 
+    sync_period(period_get(company, "2026-03"))
     period_lock(period=period_get(company, "2026-03"), actor=staff)
     row = Period.objects.get()
     confirm = client.post(changelist, {"action": "unlock_periods", "_selected_action": [row.pk]})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch, QuerySet, Sum
@@ -74,6 +76,19 @@ def journal_entry_get(company: Company, pk: int) -> JournalEntry:
 def unbalanced_entries(company: Company) -> QuerySet[JournalEntry]:
     """Entries kept as they came from outside although they do not balance (PC2 lists them)."""
     return JournalEntry.objects.filter(company=company, is_balanced=False).order_by("entry_date", "id")
+
+
+def unbalanced_entry_ids(company: Company, first: date | None = None, last: date | None = None) -> list[int]:
+    """Entries (dated ``first``..``last`` when given) whose lines do not balance in some
+    currency, computed from the lines themselves rather than the stored flag (PC2). One
+    set-based scan, served by the (company, entry_date) prefix of the lines' index."""
+    lines = JournalLine.objects.filter(company=company)
+    if first is not None:
+        lines = lines.filter(entry_date__gte=first)
+    if last is not None:
+        lines = lines.filter(entry_date__lte=last)
+    rows = lines.values("entry_id", "currency").annotate(net=Sum("debit") - Sum("credit")).exclude(net=0)
+    return sorted(set(rows.values_list("entry_id", flat=True)))
 
 
 def company_dashboard(company: Company) -> dict:

@@ -52,14 +52,6 @@ def _can(request, company) -> dict:
 
 @login_required
 @require_GET
-def home(request):
-    companies = list(selectors.company_list_for_user(request.user))
-    cards = [{"company": company, **selectors.company_dashboard(company)} for company in companies]
-    return render(request, "ledger/home.html", {"cards": cards})
-
-
-@login_required
-@require_GET
 def company_dashboard(request, slug):
     company = selectors.company_get_for_user(request.user, slug)
     membership = selectors.membership_for(request.user, company)
@@ -171,7 +163,11 @@ def journal_entry_edit(request, slug, pk=None):
             ],
         )
     else:
-        form = JournalEntryForm(initial={"entry_date": company.today()})
+        # ?date= and ?memo= prefill the form, e.g. the close wizard's adjusting-entry offer (PC5)
+        prefill = JournalEntryForm(
+            {"entry_date": request.GET.get("date") or company.today(), "memo": request.GET.get("memo", "")}
+        )
+        form = JournalEntryForm(initial=prefill.cleaned_data if prefill.is_valid() else {"entry_date": company.today()})
         formset = JournalLineFormSet(company=company, prefix="lines")
     return render(
         request, "ledger/journal_entry_form.html", {"company": company, "entry": entry, "form": form, "formset": formset}

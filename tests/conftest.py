@@ -41,8 +41,8 @@ def other_company(db):
 def member(db):
     """member(company, role) -> a user holding ``role`` in ``company`` through the role service."""
 
-    def make(company, role):
-        return factories.member(company, role)
+    def make(company, role, **user_kwargs):
+        return factories.member(company, role, **user_kwargs)
 
     return make
 

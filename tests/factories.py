@@ -62,6 +62,7 @@ def member(company: Company, role: str, **user_kwargs):
 class AccountFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Account
+        django_get_or_create = ("company", "code")  # a code a test names may already be in a pulled chart
 
     company = factory.SubFactory(CompanyFactory)
     code = factory.Sequence(lambda n: f"{1000 + n}")

@@ -12,7 +12,6 @@ from decimal import Decimal, InvalidOperation
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Case, Exists, OuterRef, Sum, Value, When
 from guardian.shortcuts import assign_perm, remove_perm
 
 from ..exceptions import (
@@ -471,20 +470,21 @@ def _entry_snapshot(entry: JournalEntry, lines: Iterable[JournalLine]) -> dict:
 
 
 @transaction.atomic
-def journal_entries_reflag(*, company: Company) -> int:
-    """Recompute ``is_balanced`` of every entry of ``company`` from its lines, set-based.
-    Lines loaded in bulk (imports, COPY) bypass the posting service; this catches them up.
-    Returns the number of entries flagged unbalanced."""
-    unbalanced_lines = (
-        JournalLine.objects.filter(entry=OuterRef("pk"))
-        .values("entry", "currency")
-        .annotate(net=Sum("debit") - Sum("credit"))
-        .exclude(net=0)
-    )
-    JournalEntry.objects.filter(company=company).update(
-        is_balanced=Case(When(Exists(unbalanced_lines), then=Value(False)), default=Value(True))
-    )
-    return JournalEntry.objects.filter(company=company, is_balanced=False).count()
+def journal_entries_reflag(*, company: Company, first: date | None = None, last: date | None = None) -> int:
+    """Recompute ``is_balanced`` of the entries of ``company`` (dated ``first``..``last`` when
+    given) from their lines, set-based, touching only rows whose flag is wrong. Lines loaded
+    behind the posting service (raw SQL) are caught up here. Returns how many are unbalanced."""
+    from ..selectors import unbalanced_entry_ids
+
+    unbalanced = unbalanced_entry_ids(company, first, last)
+    entries = JournalEntry.objects.filter(company=company)
+    if first is not None:
+        entries = entries.filter(entry_date__gte=first)
+    if last is not None:
+        entries = entries.filter(entry_date__lte=last)
+    entries.filter(pk__in=unbalanced, is_balanced=True).update(is_balanced=False)
+    entries.filter(is_balanced=False).exclude(pk__in=unbalanced).update(is_balanced=True)
+    return len(unbalanced)
 
 
 def _full_clean(instance, exclude: list[str] | None = None) -> None:

@@ -1,0 +1,124 @@
+"""Benchmark the close of a month with a million journal lines.
+
+Builds a fresh company with ``--lines`` lines in one ended month (loaded by COPY through
+``ledger.bulk``), then times: the flag computation (unbalanced + unmapped entries, PC2), the
+Review page's first render through the test client, Lock, and Close. Prints one JSON object
+as its last line. Run it on a scratch database: closed periods and the audit trail are
+append-only, so the company it builds stays."""
+
+import json
+import random
+import time
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from closebooks import selectors, services
+from ledger import services as ledger_services
+from ledger.bulk import BulkEntry, BulkLine, journal_copy
+from ledger.models import JournalEntry
+
+ACCOUNT_TYPES = ["asset", "liability", "equity", "revenue", "expense"]
+
+
+class Command(BaseCommand):
+    help = "Time flags, the Review page, Lock and Close on a month with --lines journal lines."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--lines", type=int, default=1_000_000)
+        parser.add_argument("--accounts", type=int, default=60)
+        parser.add_argument("--flagged", type=int, default=12, help="unbalanced entries to plant, then fix")
+
+    def handle(self, *args, lines: int, accounts: int, flagged: int, **options):
+        if connection.vendor != "postgresql":
+            raise CommandError("bench_close needs PostgreSQL: set DATABASE_URL.")
+        if lines < 2:
+            raise CommandError("--lines must be at least 2.")
+        rng = random.Random(7)
+        tag = uuid.uuid4().hex[:8]
+        user = get_user_model().objects.create_user(f"bench-{tag}", password=uuid.uuid4().hex)
+        company = ledger_services.company_create(
+            name=f"Bench close {tag}", slug=f"bench-close-{tag}", administrator=user, actor=None
+        )
+        chart = [
+            ledger_services.account_save(
+                company=company, actor=None, code=f"{1000 + i}", name=f"Account {i}", type=ACCOUNT_TYPES[i % 5]
+            )
+            for i in range(accounts)
+        ]
+        today = company.today()
+        month = (today.replace(day=1) - timedelta(days=40)).replace(day=1)
+        days = ((month + timedelta(days=32)).replace(day=1) - month).days
+
+        load_started = time.perf_counter()
+        entries = []
+        for n in range(lines // 2):
+            cents = rng.randrange(100, 1_000_000)
+            amount = Decimal(cents).scaleb(-2)
+            debit, credit = rng.sample(chart, 2)
+            entries.append(
+                BulkEntry(
+                    entry_date=month + timedelta(days=n % days),
+                    memo=f"bench {n}",
+                    reference=f"B-{n}",
+                    source=JournalEntry.Source.IMPORT,
+                    lines=[BulkLine(debit.pk, debit=amount), BulkLine(credit.pk, credit=amount)],
+                )
+            )
+        for n in range(flagged):
+            entries[n * 997 % len(entries)] = BulkEntry(
+                entry_date=month + timedelta(days=n % days),
+                memo=f"unbalanced {n}",
+                source=JournalEntry.Source.IMPORT,
+                lines=[BulkLine(chart[0].pk, debit=Decimal("10.00")), BulkLine(chart[1].pk, credit=Decimal("9.99"))],
+            )
+        journal_copy(company=company, entries=entries)
+        with connection.cursor() as cursor:
+            # what autovacuum does after a large insert: statistics and the visibility map
+            cursor.execute("VACUUM ANALYZE ledger_journalline")
+            cursor.execute("VACUUM ANALYZE ledger_journalentry")
+        load_s = time.perf_counter() - load_started
+        period = selectors.period_get(company, month.strftime("%Y-%m"))
+
+        started = time.perf_counter()
+        flags = selectors.flagged_entry_ids(company, period.first_day, period.last_day)
+        flags_s = time.perf_counter() - started
+        if len(flags["unbalanced"]) != flagged:
+            raise CommandError(f"expected {flagged} unbalanced entries, found {len(flags['unbalanced'])}")
+
+        # fix the flagged entries the way a person would: delete the bad imports
+        for entry in JournalEntry.objects.filter(pk__in=flags["unbalanced"]):
+            ledger_services.journal_entry_delete(entry=entry, actor=user, reason="bench: bad import")
+
+        client = Client()
+        client.force_login(user)
+        url = reverse("close:review", kwargs={"slug": company.slug, "period": period.key})
+        started = time.perf_counter()
+        response = client.get(url)
+        review_s = time.perf_counter() - started
+        if response.status_code != 200:
+            raise CommandError(f"review page answered {response.status_code}")
+
+        started = time.perf_counter()
+        services.period_lock(period=period, actor=user)
+        lock_s = time.perf_counter() - started
+
+        started = time.perf_counter()
+        services.period_close(period=selectors.period_get(company, period.key), actor=user, confirm_name=period.name)
+        close_s = time.perf_counter() - started
+
+        result = {
+            "lines": sum(len(e.lines) for e in entries),
+            "load_s": round(load_s, 3),
+            "flags_s": round(flags_s, 3),
+            "review_page_s": round(review_s, 3),
+            "lock_s": round(lock_s, 3),
+            "close_s": round(close_s, 3),
+        }
+        self.stdout.write(json.dumps(result))

@@ -26,6 +26,7 @@ from ledger.services import (
 from . import selectors
 from .exceptions import PeriodError
 from .models import Period
+from .month_end.checks import failing_unaccepted_checks
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,16 @@ def period_lock_blockers(period: Period) -> list[Blocker]:
                 f"{len(flags['unmapped'])} journal entries use accounts without a mapping: "
                 "preview and update the mappings (PC2).",
                 "mappings",
+            )
+        )
+    failing = failing_unaccepted_checks(company, period.first_day, period.last_day)
+    if failing:
+        rules = ", ".join(result.rule for result in failing)
+        blockers.append(
+            Blocker(
+                "checks",
+                f"Month-end checks fail ({rules}): fix the difference, or an administrator accepts it with a reason.",
+                "checks",
             )
         )
     if connection is not None:

@@ -20,6 +20,9 @@ from ledger.exceptions import LedgerError
 from . import selectors, services
 from .filters import ReviewFilter
 from .models import Period
+from .month_end import views as month_end_views
+from .month_end.checks import failing_unaccepted_checks
+from .month_end.figures import Period as MonthEndPeriod
 from .package import write_xlsx, write_zip
 
 STEPS = [("review", "1 Review"), ("sync", "2 Sync journal entries"), ("lock", "3 Lock period"), ("close", "4 Close period")]
@@ -29,9 +32,17 @@ def _close_panel(company, limit=6) -> dict:
     periods = selectors.company_periods(company)
     recent = list(reversed(periods))[:limit]
     flagged = selectors.flagged_counts(company, recent)
+    open_periods = [p for p in periods if p.state == Period.State.OPEN]
+    next_to_close = open_periods[0] if open_periods else None
+    failing = failing_unaccepted_checks(company, next_to_close.first_day, next_to_close.last_day) if next_to_close else []
     return {
-        "periods": [{"period": p, "flagged": flagged.get(p.month, 0)} for p in recent],
-        "open_periods": [p for p in periods if p.state == Period.State.OPEN],
+        "periods": [
+            {"period": p, "flagged": flagged.get(p.month, 0), "failing": len(failing) if p is next_to_close else None}
+            for p in recent
+        ],
+        "open_periods": open_periods,
+        "next_to_close": next_to_close,
+        "last_sync": SyncRun.objects.filter(company=company, kind=SyncRun.Kind.PUSH).order_by("-created_at", "-id").first(),
     }
 
 
@@ -114,6 +125,7 @@ def _blocker_links(company, period, blockers):
     review = reverse("close:review", kwargs={"slug": company.slug, "period": period.key})
     links = {
         "flagged": f"{review}?flagged=true",
+        "checks": f"{review}#month-end-checks",
         "connection": reverse("integrations:status", kwargs={"slug": company.slug}),
         "mappings": reverse("integrations:mappings", kwargs={"slug": company.slug}),
         "sync": reverse("close:sync", kwargs={"slug": company.slug, "period": period.key}),
@@ -268,3 +280,19 @@ def sync_start(request, slug, period):
     except LedgerError as exc:
         messages.error(request, exc.message)
     return redirect("close:sync", slug=company.slug, period=period.key)
+
+
+@login_required
+@require_GET
+def review_checks(request, slug, period):
+    """The Review step's month-end checks panel (MR1–MR6), fetched after the page has rendered:
+    the checks sum the whole history, and the transactions should not wait for them."""
+    company = ledger_selectors.company_get_for_user(request.user, slug)
+    period = selectors.period_get(company, period)
+    context = month_end_views.checks_context(request.user, company, MonthEndPeriod(period.first_day, period.last_day))
+    review = reverse("close:review", kwargs={"slug": company.slug, "period": period.key})
+    return render(
+        request,
+        "closebooks/_review_checks.html",
+        {"company": company, "period": period, **context, "next_url": f"{review}#month-end-checks"},
+    )

@@ -345,11 +345,23 @@ def closed_date_pull(*, connection: Connection, actor: AbstractBaseUser | None =
 
 
 def closed_date_apply(*, connection: Connection, closed: ClosedDate, actor: AbstractBaseUser | None) -> dict:
-    """Hand the pulled date to the ledger's books-closed setting (BC8: later moves it forward,
-    earlier is kept as a shown mismatch). The ledger's pull service belongs to the books-closed
-    issue and is not in this branch; until it is wired here, the date is recorded on the
-    connection only and this reports that it was not applied."""
-    return {"applied_to_ledger": False}
+    """Hand the pulled date to the ledger's books-closed setting, the company's or its entity's
+    (BC8: a later date moves ours forward; an earlier one never reopens anything and is kept as a
+    shown mismatch; BC9: an entity's date is its own)."""
+    from ledger.services import books_closed_date_pull, ledger_entity_ensure
+
+    if closed.closed_through is None:
+        return {"applied_to_ledger": False, "reason": "the accounting system reports no closed date"}
+    company = connection.company
+    entity = ledger_entity_ensure(company=company, key=closed.entity, actor=actor) if closed.entity else None
+    setting = books_closed_date_pull(
+        company=company, pulled_date=closed.closed_through, source=connection.get_provider_display(), entity=entity, actor=actor
+    )
+    return {
+        "applied_to_ledger": True,
+        "closed_date": setting.closed_date.isoformat() if setting.closed_date else None,
+        "mismatch": setting.mismatch,
+    }
 
 
 # ---------------------------------------------------------------- inbound transactions (IN6, BC6)

@@ -13,6 +13,7 @@ from integrations.models import Connection, SyncRun
 from integrations.worker_process import WorkerProcess
 from ledger.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERNAME
 from tests.integrations.factories import provider_settings
+from tests.navigation import go
 
 
 @pytest.mark.browser
@@ -29,7 +30,7 @@ def test_demo_connects_maps_and_syncs_with_progress(live_server, page, transacti
             page.fill("#id_password", DEMO_PASSWORD)
             page.click("button[type=submit]")
             page.click("text=Northwind Demo Co.")
-            page.click("nav >> text=Integrations")
+            go(page, "Settings", "Integrations")
             page.click("text=Connect QuickBooks Online")
             # the fake vendor's own authorize screen
             page.wait_for_selector("text=Connect closebooks to")
@@ -43,7 +44,7 @@ def test_demo_connects_maps_and_syncs_with_progress(live_server, page, transacti
             # the two crypto accounts are not in QuickBooks: still unmapped, their entries flagged (PC2)
             assert page.locator("tr.unmapped[data-code='1990']").count() == 1
             page.screenshot(path=str(artifacts / "integrations-mappings.png"), full_page=True)
-            page.click("nav >> text=Integrations")
+            go(page, "Settings", "Integrations")
             page.click("#sync-now")
             page.wait_for_selector("#run-progress")
             first = int(page.locator("#run-progress").get_attribute("value") or 0)

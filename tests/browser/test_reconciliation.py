@@ -7,6 +7,7 @@ import pytest
 from ledger.models import Role
 from reconciliation.models import ReconciledLine, Reconciliation
 from tests.factories import PASSWORD, CompanyFactory, member
+from tests.navigation import go
 from tests.reconciliation.factories import make_books
 
 
@@ -29,7 +30,7 @@ def test_automatic_then_manual_reconciliation(live_server, page, transactional_d
 
     login(page, live_server, user)
     page.click("text=Harbor Coffee Roasters")
-    page.click("nav.company-nav >> text=Reconcile")
+    go(page, "Close", "Reconcile")
     page.click(f"#reconcilable-accounts >> text={books.account}")
     page.wait_for_selector("#open-lines")
     assert page.locator("#open-lines input.pick").count() == 7

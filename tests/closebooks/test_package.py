@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 def locked(company, member, sync_period):
     admin = member(company, Role.ADMINISTRATOR, username="alice")
     cash = AccountFactory(company=company, code="1000", name="Cash", type=Account.Type.ASSET)
-    sales = AccountFactory(company=company, code="4000", name="Sales", type=Account.Type.REVENUE)
+    sales = AccountFactory(company=company, code="3000", name="Equity", type=Account.Type.EQUITY)
     with freeze_time("2026-05-10 12:00:00"):
         services.journal_entry_create(
             company=company,

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
 @pytest.fixture
 def setup(company, member, connected):
     cash = AccountFactory(company=company, code="1000", type=Account.Type.ASSET)
-    sales = AccountFactory(company=company, code="4000", type=Account.Type.REVENUE)
+    sales = AccountFactory(company=company, code="3000", type=Account.Type.EQUITY)
 
     def post(day, amount="100.00", source="manual", credit=None):
         return services.journal_entry_create(
@@ -195,3 +195,31 @@ def test_the_database_refuses_reopening_a_closed_period_PC5(company, setup, lock
         with pytest.raises(IntegrityError, match="closed period"), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql)
     assert Period.objects.get().state == Period.State.CLOSED
+
+
+def test_a_failing_month_end_check_blocks_the_lock_until_an_administrator_accepts_it(company, setup, lock, sync_period):
+    from closebooks.month_end.services import check_acceptance_create
+
+    revenue = AccountFactory(company=company, code="4000", type=Account.Type.REVENUE)
+    cash = AccountFactory(company=company, code="1000")
+    services.journal_entry_create(
+        company=company,
+        entry_date=date(2026, 2, 12),
+        actor=None,
+        memo="cash sale, no invoice",
+        lines=[services.LineInput(cash, debit="250.00"), services.LineInput(revenue, credit="250.00")],
+    )
+    feb = period(company, "2026-02")
+    sync_period(feb)
+    assert [b.code for b in period_lock_blockers(feb)] == ["checks"]
+    with pytest.raises(PeriodError, match=r"Month-end checks fail \(MR1\)"):
+        period_lock(period=feb, actor=setup["manager"])
+    check_acceptance_create(
+        company=company,
+        rule="MR1",
+        first_day=feb.first_day,
+        last_day=feb.last_day,
+        reason="cash sale booked by hand; invoice follows in March",
+        actor=setup["admin"],
+    )
+    assert lock(period(company, "2026-02"), setup["manager"]).state == Period.State.LOCKED

@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
 @pytest.fixture
 def books(company, connected):
     cash = AccountFactory(company=company, code="1000", type=Account.Type.ASSET)
-    sales = AccountFactory(company=company, code="4000", type=Account.Type.REVENUE)
+    sales = AccountFactory(company=company, code="3000", type=Account.Type.EQUITY)
     for month in (3, 4):
         services.journal_entry_create(
             company=company,

@@ -171,3 +171,22 @@ def test_suggestions_by_number_then_name(company, fake):
     assert rows["6100"].suggestion.number == "6100" and rows["6100"].reason == "same number"
     assert rows["9999"].suggestion.number == "6100" and rows["9999"].reason == "same name"
     assert rows["1050"].suggestion is None  # only an archived match
+
+
+def test_pulled_closed_date_moves_the_books_forward_and_never_back_BC7_BC8(company, fake_qbo):
+    from ledger.models import BooksClosedSetting
+    from ledger.services import books_closed_update
+    from tests.integrations.factories import connect_to_fake
+
+    conn = connect_to_fake(company, fake_qbo)
+    fake_qbo.book_close_date = date(2026, 1, 31)
+    run = services.closed_date_pull(connection=conn)
+    assert run.result["applied_to_ledger"] is True
+    setting = BooksClosedSetting.objects.get(company=company, entity__isnull=True)
+    assert setting.closed_date == date(2026, 1, 31) and setting.source == BooksClosedSetting.Source.INTEGRATION
+    assert setting.source_name == "QuickBooks Online"
+    books_closed_update(company=company, actor=None, closed_date=date(2026, 2, 28))
+    fake_qbo.book_close_date = date(2025, 12, 31)  # earlier in the vendor: ours stays, the mismatch shows
+    services.closed_date_pull(connection=conn)
+    setting.refresh_from_db()
+    assert setting.closed_date == date(2026, 2, 28) and setting.pulled_date == date(2025, 12, 31) and setting.mismatch

@@ -4,6 +4,7 @@ import pytest
 from django.core.management import call_command
 
 from ledger.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERNAME
+from tests.navigation import go
 
 
 @pytest.mark.browser
@@ -15,7 +16,7 @@ def test_demo_month_end_page_with_checks_and_charts(live_server, page, transacti
     page.click("button[type=submit]")
     page.wait_for_selector("text=Your companies")
     page.goto(f"{live_server.url}/c/demo/")
-    page.click("nav.company-nav >> text=Month-end")
+    go(page, "Close", "Month-end")
     page.wait_for_selector("h1:has-text('Month-end checks')")
     assert page.locator("section.check").count() == 6
     for rule in ("MR1", "MR2", "MR3", "MR4", "MR5", "MR6"):

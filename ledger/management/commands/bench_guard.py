@@ -14,6 +14,8 @@ Needs PostgreSQL. Leaves the bench company in the database (its audit trail is a
 
 import io
 import json
+import signal
+import sys
 import time
 from datetime import timedelta
 from decimal import Decimal
@@ -45,6 +47,9 @@ class Command(BaseCommand):
         if entries < 2 or rounds < 1:
             raise CommandError("--entries must be at least 2 and --rounds at least 1.")
         rounds = min(rounds, entries // 2)
+        # A stopped run must not leave the triggers disabled: SIGTERM unwinds through the finally blocks.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+        self._triggers("ENABLE")
         stamp = timezone.now().strftime("%Y%m%d%H%M%S%f")
         company = services.company_create(name=f"Bench guard {stamp}", slug=f"bench-guard-{stamp}")
         expense = services.account_save(company=company, actor=None, code="6000", name="Expense", type=Account.Type.EXPENSE)

@@ -300,7 +300,7 @@ class BooksClosedSetting(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["company__name", "entity__key"]
+        ordering = ["company_id", "entity_id"]
         constraints = [
             models.UniqueConstraint(fields=["company"], condition=Q(entity__isnull=True), name="books_closed_one_per_company"),
             models.UniqueConstraint(

@@ -41,7 +41,12 @@ GUARDED = (
         date_column="doc_date",
         figures="(to_jsonb({r}) - ARRAY['status', 'voided_at', 'void_entry_id', 'updated_at'])",
         status_moves=(("open", "void"),),
-        inbound="({r}.origin <> '' AND (NOT c.restrict_inbound OR {r}.closed_period_policy <> ''))",
+        # The policy marker is "provider:kind,kind" (InboundPolicy.name): it lets in only the kinds it names, from its provider.
+        inbound=(
+            "({r}.origin <> '' AND (NOT c.restrict_inbound OR ({r}.closed_period_policy <> ''"
+            " AND split_part({r}.closed_period_policy, ':', 1) = {r}.origin"
+            " AND {r}.kind = ANY (string_to_array(split_part({r}.closed_period_policy, ':', 2), ',')))))"
+        ),
     ),
     Guarded(
         table="ledger_payment",

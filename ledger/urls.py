@@ -38,5 +38,6 @@ urlpatterns = [
     path("payments/<int:pk>/delete/", views.payment_delete, name="payment_delete"),
     path("payments/<int:pk>/apply/", views.payment_apply, name="payment_apply"),
     path("customer-credits/", views.customer_credits, name="customer_credits"),
+    path("customer-credits/<int:pk>/apply/", views.customer_credit_apply, name="customer_credit_apply"),
     path("refunds/", views.refunds, name="refunds"),
 ]

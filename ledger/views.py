@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -661,3 +662,32 @@ def refunds(request, slug):
         "ledger/refunds.html",
         {"company": company, "form": form, "page": _page(request, rows), "query": "", **_can(request, company)},
     )
+
+
+@login_required
+@require_POST
+def customer_credit_apply(request, slug, pk):
+    company = selectors.company_get_for_user(request.user, slug, roles.POST)
+    credit = CustomerCredit.objects.filter(company=company, pk=pk).select_related("customer").first()
+    if credit is None:
+        raise Http404("No such credit.")
+    targets = Document.objects.filter(
+        company=company, kind=Document.Kind.INVOICE, status=Document.Status.OPEN, customer=credit.customer
+    )
+    form = ApplyForm(request.POST, targets=targets)
+    if form.is_valid():
+        try:
+            services.customer_credit_apply(
+                credit=credit,
+                target=form.cleaned_data["target"],
+                amount=form.cleaned_data["amount"],
+                applied_on=form.cleaned_data["applied_on"],
+                actor=request.user,
+            )
+        except LedgerError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Credit applied to {form.cleaned_data['target']}.")
+    else:
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    return redirect("ledger:customer_credits", slug=company.slug)

@@ -2,6 +2,7 @@
 and the audit trail; ``books_closed`` the books-closed setting; ``documents`` the AR/AP documents.
 Import from ``ledger.services``: every public service is re-exported here."""
 
+from . import core as _core
 from .books_closed import (
     books_closed_close_through,
     books_closed_date_pull,
@@ -15,6 +16,10 @@ from .books_closed import (
 )
 from .core import *  # noqa: F403
 from .core import __all__ as _core_all
+
+# ``ledger.services`` was one module until this package; every name it had stays reachable here
+# (constants such as CENT and MAX_AMOUNT, and the helpers other apps may already import).
+globals().update({name: value for name, value in vars(_core).items() if not name.startswith("__") and name not in globals()})
 
 __all__ = [
     *_core_all,

@@ -13,7 +13,6 @@ A proposed group is a false match unless it is exactly one ground-truth group.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import random
@@ -24,6 +23,7 @@ from decimal import Decimal
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
+from ledger.bulk import BulkEntry, BulkLine, journal_copy
 from ledger.models import Account, Company
 from ledger.services import account_save, company_create
 from reconciliation import services
@@ -248,57 +248,30 @@ class Command(BaseCommand):
     def _load(self, company, account, clearing, generator: Generator) -> tuple[list[int], dict[int, int]]:
         """COPY the entries and lines; returns the line id of each generated line and the truth group sizes."""
         order = sorted(range(len(generator.lines)), key=lambda i: generator.lines[i][0])
-        entries: list[tuple[int, list[int]]] = []  # one entry per day, at most ENTRY_SIZE lines each
+        groups: list[tuple[int, list[int]]] = []  # one entry per day, at most ENTRY_SIZE lines each
         for index in order:
             day = generator.lines[index][0]
-            if not entries or entries[-1][0] != day or len(entries[-1][1]) >= ENTRY_SIZE:
-                entries.append((day, []))
-            entries[-1][1].append(index)
-        line_count = len(generator.lines) + len(entries)
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT nextval(pg_get_serial_sequence('ledger_journalentry', 'id'))")
-            (entry_base,) = cursor.fetchone()
-            cursor.execute("SELECT setval(pg_get_serial_sequence('ledger_journalentry', 'id'), %s)", [entry_base + len(entries)])
-            cursor.execute("SELECT nextval(pg_get_serial_sequence('ledger_journalline', 'id'))")
-            (line_base,) = cursor.fetchone()
-            cursor.execute("SELECT setval(pg_get_serial_sequence('ledger_journalline', 'id'), %s)", [line_base + line_count])
-            entry_buf, line_buf = io.StringIO(), io.StringIO()
-            line_ids = [0] * len(generator.lines)
-            next_line = line_base
-            for number, (day, members) in enumerate(entries):
-                entry_id = entry_base + number
-                when = (START + timedelta(days=day)).isoformat()
-                entry_buf.write(f"{entry_id}\t{company.pk}\t{when}\tbench\t\timport\tt\t\\N\tnow\tnow\n")
-                net = 0
-                for line_no, index in enumerate(members, start=1):
-                    _, cents, ref, party, _ = generator.lines[index]
-                    debit, credit = (money(cents), "0.00") if cents > 0 else ("0.00", money(-cents))
-                    line_buf.write(
-                        f"{next_line}\t{entry_id}\t{company.pk}\t{when}\t{line_no}\t{account.pk}\t{party}\t{debit}\t{credit}\tUSD\t{ref}\n"
-                    )
-                    line_ids[index] = next_line
-                    next_line += 1
-                    net += cents
-                if net:
-                    debit, credit = (money(-net), "0.00") if net < 0 else ("0.00", money(net))
-                    line_buf.write(
-                        f"{next_line}\t{entry_id}\t{company.pk}\t{when}\t{len(members) + 1}\t{clearing.pk}\t"
-                        f"bench counter\t{debit}\t{credit}\tUSD\t\n"
-                    )
-                    next_line += 1
-            raw = cursor.cursor
-            with raw.copy(
-                "COPY ledger_journalentry (id, company_id, entry_date, memo, reference, source, is_balanced, created_by_id,"
-                " created_at, updated_at) FROM STDIN"
-            ) as copy:
-                copy.write(entry_buf.getvalue())
-            with raw.copy(
-                "COPY ledger_journalline (id, entry_id, company_id, entry_date, line_no, account_id, description, debit,"
-                " credit, currency, reconciliation_ref) FROM STDIN"
-            ) as copy:
-                data = line_buf.getvalue()
-                for start in range(0, len(data), 8 << 20):
-                    copy.write(data[start : start + (8 << 20)])
+            if not groups or groups[-1][0] != day or len(groups[-1][1]) >= ENTRY_SIZE:
+                groups.append((day, []))
+            groups[-1][1].append(index)
+        entries, offsets = [], [0] * len(generator.lines)
+        position = 0
+        for day, members in groups:
+            lines, net = [], 0
+            for index in members:
+                _, cents, ref, party, _ = generator.lines[index]
+                debit, credit = (money(cents), "0.00") if cents > 0 else ("0.00", money(-cents))
+                lines.append(BulkLine(account.pk, debit=debit, credit=credit, description=party, reconciliation_ref=ref))
+                offsets[index] = position
+                position += 1
+                net += cents
+            if net:
+                debit, credit = (money(-net), "0.00") if net < 0 else ("0.00", money(net))
+                lines.append(BulkLine(clearing.pk, debit=debit, credit=credit, description="bench counter"))
+                position += 1
+            entries.append(BulkEntry(entry_date=START + timedelta(days=day), memo="bench", lines=lines))
+        _, first_line = journal_copy(company=company, entries=entries)
+        line_ids = [first_line + offset for offset in offsets]
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE ledger_journalline")
             cursor.execute("ANALYZE ledger_journalentry")

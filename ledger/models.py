@@ -207,7 +207,10 @@ class JournalLine(models.Model):
     class Meta:
         ordering = ["entry_id", "line_no"]
         indexes = [
-            models.Index(fields=["company", "account", "entry_date"], name="line_company_account_date"),
+            # INCLUDE: trial balances and the month-end GL sums read amounts from the index alone.
+            models.Index(
+                fields=["company", "account", "entry_date"], include=["debit", "credit"], name="line_company_account_date"
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(debit__gte=0) & Q(credit__gte=0), name="line_amounts_not_negative"),

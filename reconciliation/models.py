@@ -117,8 +117,8 @@ class ReconciledLine(models.Model):
     and two users reconciling the same line cannot both commit."""
 
     line = models.OneToOneField(
-        JournalLine, primary_key=True, on_delete=models.CASCADE, related_name="reconciled", db_constraint=False
-    )
+        JournalLine, primary_key=True, on_delete=models.PROTECT, related_name="reconciled", db_constraint=False
+    )  # PROTECT: editing or deleting a reconciled entry is refused until the reconciliation is deleted (LR6)
     # Deleting a reconciliation deletes its links by line id (the primary key), see reconciliation_delete.
     reconciliation = models.ForeignKey(
         Reconciliation, on_delete=models.DO_NOTHING, related_name="links", db_constraint=False, db_index=False

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import ProtectedError
 from guardian.shortcuts import assign_perm, remove_perm
 
 from ..exceptions import (
@@ -420,7 +421,7 @@ def journal_entry_update(
         True,
     )
     entry.save(update_fields=["entry_date", "memo", "reference", "is_balanced", "updated_at"])
-    entry.lines.all().delete()
+    _delete_or_refuse(entry, entry.lines.all())
     for line in prepared:
         line.entry = entry
         line.entry_date = entry_date
@@ -452,7 +453,19 @@ def journal_entry_delete(*, entry: JournalEntry, actor: AbstractBaseUser | None,
     )
     before = _entry_snapshot(entry, list(entry.lines.select_related("account")))
     audit_record(company=company, actor=actor, action="journal_entry.delete", subject=entry, before=before, reason=reason)
-    entry.delete()
+    _delete_or_refuse(entry, entry)
+
+
+def _delete_or_refuse(entry: JournalEntry, target) -> None:
+    """Delete ``target`` (the entry or its lines), or refuse clearly when something else holds
+    on to them (a reconciliation, LR6): the ledger does not know who, the protected rows say."""
+    try:
+        target.delete()
+    except ProtectedError as exc:
+        held = ", ".join(sorted({str(obj) for obj in list(exc.protected_objects)[:3]}))
+        raise LedgerError(
+            f"JE-{entry.pk} cannot be changed or deleted: its lines are in use ({held}). Undo that first.", field=None
+        ) from None
 
 
 def _entry_snapshot(entry: JournalEntry, lines: Iterable[JournalLine]) -> dict:

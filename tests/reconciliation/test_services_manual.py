@@ -308,3 +308,22 @@ def test_a_blocked_account_reconciles_but_its_write_off_is_refused_clearly_LR2(c
     with pytest.raises(LedgerError, match="blocked"):
         services.reconciliation_create_manual(company=company, account=books.account, line_ids=[c.pk, d.pk], actor=None)
     assert codes_of([c, d]) == [None, None]
+
+
+@pytest.mark.django_db
+def test_a_reconciled_entry_cannot_be_edited_or_deleted_until_its_reconciliation_is_deleted_LR6(company):
+    from ledger import services as ledger_services
+
+    books = make_books(company)
+    a, b = books.post("100.00"), books.post("-100.00")
+    (rec,) = services.reconciliation_create_manual(company=company, account=books.account, line_ids=[a.pk, b.pk], actor=None)
+    entry = a.entry
+    lines = [ledger_services.LineInput(line.account, debit=line.debit, credit=line.credit) for line in entry.lines.all()]
+    with pytest.raises(LedgerError, match=f"JE-{entry.pk} cannot be changed or deleted: its lines are in use"):
+        ledger_services.journal_entry_update(entry=entry, entry_date=entry.entry_date, lines=lines, actor=None, memo="edited")
+    with pytest.raises(LedgerError, match="in use"):
+        ledger_services.journal_entry_delete(entry=entry, actor=None)
+    assert ReconciledLine.objects.filter(reconciliation=rec).count() == 2  # the code still holds both lines
+    services.reconciliation_delete(reconciliation=rec, actor=None)
+    ledger_services.journal_entry_delete(entry=JournalEntry.objects.get(pk=entry.pk), actor=None)
+    assert not JournalEntry.objects.filter(pk=entry.pk).exists()

@@ -618,49 +618,59 @@ def payment_apply(request, slug, pk):
 # ---------------------------------------------------------------- customer credits and refunds
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def customer_credits(request, slug):
+def _list_with_create_form(request, slug, *, form_class, date_field, create, rows, template, url_name, saved):
+    """A list page with its create form on top (customer credits, refunds): any member reads,
+    posting needs the POST role; the service's refusal lands on the form."""
     company = selectors.company_get_for_user(request.user, slug)
-    form = CustomerCreditForm(request.POST or None, company=company, initial={"credit_date": company.today()})
+    form = form_class(request.POST or None, company=company, initial={date_field: company.today()})
     if request.method == "POST":
         company = selectors.company_get_for_user(request.user, slug, roles.POST)
         if form.is_valid():
             try:
-                services.customer_credit_create(company=company, actor=request.user, **form.cleaned_data)
+                create(company=company, actor=request.user, **form.cleaned_data)
             except LedgerError as exc:
                 add_service_error(form, exc)
             else:
-                messages.success(request, "Customer credit saved.")
-                return redirect("ledger:customer_credits", slug=company.slug)
-    credits = CustomerCredit.objects.filter(company=company).select_related("customer").order_by("-credit_date", "-id")
+                messages.success(request, saved)
+                return redirect(url_name, slug=company.slug)
     return render(
         request,
-        "ledger/customer_credits.html",
-        {"company": company, "form": form, "page": _page(request, credits), "query": "", **_can(request, company)},
+        template,
+        {"company": company, "form": form, "page": _page(request, rows(company)), "query": "", **_can(request, company)},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def customer_credits(request, slug):
+    return _list_with_create_form(
+        request,
+        slug,
+        form_class=CustomerCreditForm,
+        date_field="credit_date",
+        create=services.customer_credit_create,
+        rows=lambda company: (
+            CustomerCredit.objects.filter(company=company).select_related("customer").order_by("-credit_date", "-id")
+        ),
+        template="ledger/customer_credits.html",
+        url_name="ledger:customer_credits",
+        saved="Customer credit saved.",
     )
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def refunds(request, slug):
-    company = selectors.company_get_for_user(request.user, slug)
-    form = RefundForm(request.POST or None, company=company, initial={"refund_date": company.today()})
-    if request.method == "POST":
-        company = selectors.company_get_for_user(request.user, slug, roles.POST)
-        if form.is_valid():
-            try:
-                services.refund_create(company=company, actor=request.user, **form.cleaned_data)
-            except LedgerError as exc:
-                add_service_error(form, exc)
-            else:
-                messages.success(request, "Refund saved.")
-                return redirect("ledger:refunds", slug=company.slug)
-    rows = Refund.objects.filter(company=company).select_related("customer").order_by("-refund_date", "-id")
-    return render(
+    return _list_with_create_form(
         request,
-        "ledger/refunds.html",
-        {"company": company, "form": form, "page": _page(request, rows), "query": "", **_can(request, company)},
+        slug,
+        form_class=RefundForm,
+        date_field="refund_date",
+        create=services.refund_create,
+        rows=lambda company: Refund.objects.filter(company=company).select_related("customer").order_by("-refund_date", "-id"),
+        template="ledger/refunds.html",
+        url_name="ledger:refunds",
+        saved="Refund saved.",
     )
 
 

@@ -52,6 +52,7 @@ class Command(BaseCommand):
             self.stderr.write(f"{entries} entries loaded; starting a worker on queue {worker.queue}...")
             worker.start()
             run = services.sync_run_start(company=company, actor=None, enqueue=False)
+            before = len(fake.requests)
             started = time.perf_counter()
             push_run.apply_async(args=[run.pk], queue=worker.queue)
             while True:
@@ -62,8 +63,8 @@ class Command(BaseCommand):
             seconds = time.perf_counter() - started
             held = fake.entries_by_local()
             ids = set(JournalEntry.objects.filter(company=company).values_list("pk", flat=True))
-            target = "/batch" if provider == "qbo" else "ManualJournals"
-            requests = len([r for r in fake.requests if r.path.endswith(target) or r.path.endswith("/journalentry")])
+            target = {"qbo": "/batch", "xero": "ManualJournals", "intacct": "/xmlgw.phtml"}.get(provider, "/journalentry")
+            requests = len([r for r in fake.requests[before:] if r.path.endswith(target) or "/journalentry" in r.path])
             result = {
                 "provider": provider,
                 "entries": entries,
@@ -91,7 +92,9 @@ class Command(BaseCommand):
     def _bound_seconds(provider: str, requests: int) -> float:
         """Least time a sliding 60 s window allows for ``requests`` calls: the first ``limit`` go at
         once, each further ``limit`` one window later."""
-        limit = 40 if provider == "qbo" else 60  # QBO batch calls/min; Xero calls/min
+        limit = {"qbo": 40, "xero": 60}.get(provider)  # QBO batch calls/min; Xero calls/min
+        if limit is None:
+            return 0.0  # no documented per-minute quota (Sage Intacct bills per transaction)
         return ((requests - 1) // limit) * 60.0 if requests else 0.0
 
     def _company(self, fake, n: int) -> Company:
@@ -140,6 +143,11 @@ class Command(BaseCommand):
 
     def _connect(self, company: Company, provider: str, fake) -> Connection:
         tokens = fake.issue_tokens()
+        if provider == "intacct":
+            from integrations.fakes.intacct import USER_ID, USER_PASSWORD
+            from integrations.providers.intacct import credentials_secret
+
+            tokens["refresh_token"] = credentials_secret(USER_ID, USER_PASSWORD)
         urls = (
             {
                 "authorize_url": f"{fake.url}/oauth2/authorize",
@@ -147,6 +155,8 @@ class Command(BaseCommand):
                 "api_base_url": fake.url,
             }
             if provider == "qbo"
+            else {"authorize_url": "", "token_url": "", "api_base_url": fake.url}
+            if provider == "intacct"
             else {
                 "authorize_url": f"{fake.url}/identity/connect/authorize",
                 "token_url": f"{fake.url}/identity/connect/token",

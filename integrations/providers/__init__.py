@@ -2,6 +2,7 @@
 
 from .base import Provider, ProviderConfig
 from .intacct import SageIntacct
+from .netsuite import NetSuite
 from .qbo import QuickBooksOnline
 from .xero import Xero
 
@@ -9,6 +10,7 @@ PROVIDERS: dict[str, type[Provider]] = {
     QuickBooksOnline.code: QuickBooksOnline,
     Xero.code: Xero,
     SageIntacct.code: SageIntacct,
+    NetSuite.code: NetSuite,
 }
 
 
@@ -19,4 +21,4 @@ def provider_class(code: str) -> type[Provider]:
         raise ValueError(f"Unknown provider “{code}”.") from None
 
 
-__all__ = ["PROVIDERS", "Provider", "ProviderConfig", "SageIntacct", "provider_class"]
+__all__ = ["PROVIDERS", "NetSuite", "Provider", "ProviderConfig", "SageIntacct", "provider_class"]

@@ -158,6 +158,12 @@ class Command(BaseCommand):
             else {"authorize_url": "", "token_url": "", "api_base_url": fake.url}
             if provider == "intacct"
             else {
+                "authorize_url": f"{fake.url}/app/login/oauth2/authorize.nl",
+                "token_url": f"{fake.url}/services/rest/auth/oauth2/v1/token",
+                "api_base_url": fake.url,
+            }
+            if provider == "netsuite"
+            else {
                 "authorize_url": f"{fake.url}/identity/connect/authorize",
                 "token_url": f"{fake.url}/identity/connect/token",
                 "api_base_url": f"{fake.url}/api.xro/2.0",

@@ -234,3 +234,5 @@ INTEGRATIONS_PROVIDERS["netsuite"] = {
     "token_url": env("NETSUITE_TOKEN_URL", ""),  # empty: https://<account>.suitetalk.api.netsuite.com/... per account
     "api_base_url": env("NETSUITE_API_BASE_URL", ""),
 }
+# QuickBooks Desktop has no vendor URL: its Web Connector polls closebooks (integrations/qbwc/).
+INTEGRATIONS_PROVIDERS["qbd"] = {"client_id": "", "client_secret": "", "authorize_url": "", "token_url": "", "api_base_url": ""}

@@ -20,6 +20,7 @@ class Connection(models.Model):
         XERO = "xero", "Xero"
         INTACCT = "intacct", "Sage Intacct"
         NETSUITE = "netsuite", "Oracle NetSuite"
+        QBD = "qbd", "QuickBooks Desktop"
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Connected"
@@ -287,3 +288,66 @@ class InboundRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.number or self.external_id} [{self.state}]"
+
+
+class QbdRequest(models.Model):
+    """One qbXML request queued for QuickBooks Desktop's Web Connector, sent on its next poll
+    (``sendRequestXML``) and answered through ``receiveResponseXML``. A request marked sent whose
+    answer never came may have been carried out: before an entry is sent again it is looked up
+    by RefNumber (QuickBooks Desktop has no server-side deduplication)."""
+
+    class Kind(models.TextChoices):
+        JOURNAL_ENTRY_ADD = "journal_entry_add", "JournalEntryAddRq"
+        JOURNAL_ENTRY_QUERY = "journal_entry_query", "JournalEntryQueryRq (lost answer check)"
+        ACCOUNT_QUERY = "account_query", "AccountQueryRq"
+        PREFERENCES_QUERY = "preferences_query", "PreferencesQueryRq (ClosingDate)"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued for the next poll"
+        SENT = "sent", "Sent, no answer yet"
+        DONE = "done", "Answered"
+        FAILED = "failed", "Failed"
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="qbd_requests")
+    run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.CASCADE, related_name="qbd_requests")
+    outbox = models.ForeignKey(OutboxEntry, null=True, blank=True, on_delete=models.CASCADE, related_name="qbd_requests")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
+    request_id = models.CharField(max_length=50, unique=True)
+    ref_number = models.CharField(max_length=11, blank=True)
+    qbxml = models.TextField()
+    ticket = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    status_code = models.CharField(max_length=10, blank=True)
+    status_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["connection", "state"], name="qbdrequest_connection_state")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.request_id} [{self.state}]"
+
+
+class QbdSession(models.Model):
+    """One Web Connector session (a ticket from ``authenticate``): its version, progress and the
+    last error ``getLastError`` reports."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="qbd_sessions")
+    ticket = models.CharField(max_length=64, unique=True)
+    client_version = models.CharField(max_length=50, blank=True)
+    company_file = models.CharField(max_length=500, blank=True)
+    sent = models.PositiveIntegerField(default=0)
+    answered = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"Web Connector session {self.ticket[:8]}… ({self.answered} answered)"

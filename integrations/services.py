@@ -350,7 +350,17 @@ def call_with_token(connection: Connection, fn: Callable[[Provider], object]) ->
 
 def accounts_pull(*, connection: Connection, actor: AbstractBaseUser | None) -> int:
     """Pull the vendor's chart of accounts (IN3). Accounts no longer listed are kept, marked inactive."""
+    if connection.provider == Connection.Provider.QBD:
+        from .qbd import accounts_queue
+
+        accounts_queue(connection=connection, actor=actor)
+        return ExternalAccount.objects.filter(connection=connection).count()
     remote, connection = call_with_token(connection, lambda p: p.list_accounts())
+    return accounts_store(connection=connection, remote=remote, actor=actor)
+
+
+def accounts_store(*, connection: Connection, remote: list, actor: AbstractBaseUser | None) -> int:
+    """Store a pulled chart (IN3), whoever pulled it (a provider call, or a Web Connector answer)."""
     now = timezone.now()
     with transaction.atomic():
         existing = {a.external_id: a for a in ExternalAccount.objects.select_for_update().filter(connection=connection)}
@@ -425,6 +435,10 @@ def mappings_save(*, connection: Connection, choices: dict[int, int | None], act
 def closed_date_pull(*, connection: Connection, actor: AbstractBaseUser | None = None) -> SyncRun:
     """Read the vendor's closed date and record it on the connection and on a run (BC7: one way,
     from the vendor into closebooks; closebooks never writes it back)."""
+    if connection.provider == Connection.Provider.QBD:
+        from .qbd import closed_date_queue
+
+        return closed_date_queue(connection=connection, actor=actor)
     run = SyncRun.objects.create(
         company_id=connection.company_id,
         connection=connection,
@@ -435,11 +449,18 @@ def closed_date_pull(*, connection: Connection, actor: AbstractBaseUser | None =
     )
     try:
         dates, connection = call_with_token(connection, lambda p: p.read_closed_dates())
-        closed = next((d for d in dates if not d.entity), dates[0] if dates else ClosedDate(None))
     except IntegrationError as exc:
         SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.FAILED, error=exc.message, finished_at=timezone.now())
         run.refresh_from_db()
         return run
+    return closed_date_store(connection=connection, run=run, dates=dates, actor=actor)
+
+
+def closed_date_store(
+    *, connection: Connection, run: SyncRun, dates: list[ClosedDate], actor: AbstractBaseUser | None
+) -> SyncRun:
+    """Record pulled closed date(s) on the connection, its entities and the run (BC7–BC9)."""
+    closed = next((d for d in dates if not d.entity), dates[0] if dates else ClosedDate(None))
     with transaction.atomic():
         conn = Connection.objects.select_for_update().get(pk=connection.pk)
         before = conn.remote_closed_date
@@ -659,7 +680,11 @@ def sync_run_start(
                 "period_end": str(period_end or ""),
             },
         )
-        if enqueue and run.total:
+        if run.total and conn.provider == Connection.Provider.QBD:
+            from .qbd import push_queue
+
+            push_queue(run=run)  # sent on the Web Connector's next poll; no worker involved
+        elif enqueue and run.total:
             from .tasks import push_run
 
             run_id = run.pk
@@ -1018,6 +1043,7 @@ def sync_runs_stalled(*, older_than_seconds: int = 600) -> list[int]:
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     return list(
         SyncRun.objects.filter(kind=SyncRun.Kind.PUSH, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING])
+        .exclude(connection__provider=Connection.Provider.QBD)  # waits for the Web Connector, not a worker
         .filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff))
         .values_list("pk", flat=True)
     )

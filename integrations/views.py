@@ -6,16 +6,17 @@ from datetime import date
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponseBadRequest, JsonResponse
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ledger import roles
 from ledger.selectors import company_get_for_user
 
-from . import selectors, services
+from . import qbd, selectors, services
 from .exceptions import IntegrationError
 from .models import Connection, SyncRun
 from .providers import provider_class
@@ -131,8 +132,12 @@ def pull(request, slug):
         messages.error(request, "Connect an accounting system first.")
         return redirect("integrations:status", slug=company.slug)
     what = request.POST.get("what")
+    waits = "; it is sent when the QuickBooks Web Connector next polls closebooks."
     try:
-        if what == "accounts":
+        if what == "accounts" and conn.provider == "qbd":
+            services.accounts_pull(connection=conn, actor=request.user)
+            messages.success(request, "Chart of accounts request queued" + waits)
+        elif what == "accounts":
             messages.success(request, f"{services.accounts_pull(connection=conn, actor=request.user)} accounts pulled.")
         elif what == "inbound":
             run = services.inbound_pull(connection=conn, actor=request.user)
@@ -141,6 +146,8 @@ def pull(request, slug):
             run = services.closed_date_pull(connection=conn, actor=request.user)
             if run.status == SyncRun.Status.FAILED:
                 messages.error(request, run.error)
+            elif not run.is_finished:
+                messages.success(request, "Closing date request queued" + waits)
             else:
                 messages.success(
                     request, f"Closed date in {conn.get_provider_display()}: {run.result['closed_through'] or 'never closed'}."
@@ -279,3 +286,47 @@ def entity_closed_date(request, slug):
             request, f"Entity {entity}: closed through {entity.closed_through or 'no date'} ({entity.closed_source})."
         )
     return redirect("integrations:status", slug=company.slug)
+
+
+@login_required
+@require_POST
+def connect_qbd(request, slug):
+    """QuickBooks Desktop: a connection and a Web Connector password, shown once, then the .qwc file."""
+    company = company_get_for_user(request.user, slug, roles.ADMINISTER)
+    try:
+        conn, password = qbd.connection_connect_qbd(company=company, actor=request.user)
+    except IntegrationError as exc:
+        messages.error(request, exc.message)
+        return redirect("integrations:status", slug=company.slug)
+    messages.success(
+        request,
+        f"QuickBooks Desktop is ready. Download the .qwc file, add it to the Web Connector and type this password "
+        f"there (it is shown only now): {password}",
+    )
+    return redirect("integrations:status", slug=company.slug)
+
+
+@login_required
+@require_GET
+def qwc_download(request, slug):
+    company = company_get_for_user(request.user, slug, roles.ADMINISTER)
+    conn = selectors.connection_active(company)
+    if conn is None or conn.provider != "qbd":
+        messages.error(request, "Connect QuickBooks Desktop first.")
+        return redirect("integrations:status", slug=company.slug)
+    body = qbd.qwc_file(
+        connection=conn,
+        app_url=request.build_absolute_uri(reverse("integrations_qbwc")),
+        support_url=request.build_absolute_uri(reverse("integrations:status", kwargs={"slug": company.slug})),
+    )
+    response = HttpResponse(body, content_type="application/xml")
+    response["Content-Disposition"] = f'attachment; filename="closebooks-{company.slug}.qwc"'
+    return response
+
+
+@csrf_exempt
+@require_POST
+def qbwc(request):
+    """The Web Connector's SOAP endpoint: authenticated by its user and password, then its ticket."""
+    status, body = qbd.soap_handle(request.body, client=request.META.get("REMOTE_ADDR", ""))
+    return HttpResponse(body, status=status, content_type="text/xml; charset=utf-8")

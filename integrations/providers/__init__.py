@@ -3,6 +3,7 @@
 from .base import Provider, ProviderConfig
 from .intacct import SageIntacct
 from .netsuite import NetSuite
+from .qbd import QuickBooksDesktop
 from .qbo import QuickBooksOnline
 from .xero import Xero
 
@@ -11,6 +12,7 @@ PROVIDERS: dict[str, type[Provider]] = {
     Xero.code: Xero,
     SageIntacct.code: SageIntacct,
     NetSuite.code: NetSuite,
+    QuickBooksDesktop.code: QuickBooksDesktop,
 }
 
 

@@ -222,3 +222,21 @@ CELERY_BEAT_SCHEDULE = {
     "integrations-pull-inbound": {"task": "integrations.tasks.pull_inbound", "schedule": 900.0},
     "integrations-resume-stalled-runs": {"task": "integrations.tasks.resume_stalled_runs", "schedule": 300.0},
 }
+
+# Integrations II: Sage Intacct (client_id/secret = the Web Services sender id and password) and NetSuite.
+INTEGRATIONS_PROVIDERS["intacct"] = {
+    "client_id": env("INTACCT_SENDER_ID", "closebooks-dev-client"),
+    "client_secret": env("INTACCT_SENDER_PASSWORD", "closebooks-dev-secret"),
+    "authorize_url": "",
+    "token_url": "",
+    "api_base_url": env("INTACCT_API_BASE_URL", "https://api.intacct.com"),
+}
+INTEGRATIONS_PROVIDERS["netsuite"] = {
+    "client_id": env("NETSUITE_CLIENT_ID", "closebooks-dev-client"),
+    "client_secret": env("NETSUITE_CLIENT_SECRET", "closebooks-dev-secret"),
+    "authorize_url": env("NETSUITE_AUTHORIZE_URL", "https://system.netsuite.com/app/login/oauth2/authorize.nl"),
+    "token_url": env("NETSUITE_TOKEN_URL", ""),  # empty: https://<account>.suitetalk.api.netsuite.com/... per account
+    "api_base_url": env("NETSUITE_API_BASE_URL", ""),
+}
+# QuickBooks Desktop has no vendor URL: its Web Connector polls closebooks (integrations/qbwc/).
+INTEGRATIONS_PROVIDERS["qbd"] = {"client_id": "", "client_secret": "", "authorize_url": "", "token_url": "", "api_base_url": ""}

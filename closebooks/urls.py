@@ -16,4 +16,5 @@ urlpatterns = [
     path("c/<slug:slug>/close/", include("closebooks.close_urls")),
     path("c/<slug:slug>/integrations/", include("integrations.urls")),
     path("integrations/callback/<str:provider>/", integrations_views.connect_callback, name="integrations_callback"),
+    path("integrations/qbwc/", integrations_views.qbwc, name="integrations_qbwc"),
 ]

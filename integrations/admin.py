@@ -7,7 +7,7 @@ from ledger import roles
 from ledger.admin import CompanyScopedAdmin
 
 from . import services
-from .models import AccountMapping, Connection, ExternalAccount, InboundRecord, OutboxEntry, SyncIssue, SyncRun
+from .models import AccountMapping, Connection, ConnectionEntity, ExternalAccount, InboundRecord, OutboxEntry, SyncIssue, SyncRun
 
 
 class ReadOnlyAdmin(CompanyScopedAdmin):
@@ -42,6 +42,33 @@ class ConnectionAdmin(ReadOnlyAdmin):
 
     def save_model(self, request, obj, form, change):
         messages.error(request, "Connections change only through the connect and disconnect flows.")
+
+
+@admin.register(ConnectionEntity)
+class ConnectionEntityAdmin(ReadOnlyAdmin):
+    """Entities of a multi-entity connection (BC9). Only the manual closed date is editable, and it
+    is written through ``entity_closed_date_set``."""
+
+    company_path = "connection__company"
+    write_perm = roles.ADMINISTER
+    list_display = ["external_id", "name", "connection", "manual_closed_date", "rejected_through", "applied", "source"]
+    search_fields = ["external_id", "name"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f for f in super().get_readonly_fields(request, obj) if f != "manual_closed_date"]
+
+    @admin.display(description="Closed through (applied)")
+    def applied(self, obj):
+        return obj.closed_through
+
+    @admin.display(description="Where the applied date comes from")
+    def source(self, obj):
+        return obj.closed_source
+
+    def save_model(self, request, obj, form, change):
+        services.entity_closed_date_set(
+            connection=obj.connection, external_id=obj.external_id, closed_through=obj.manual_closed_date, actor=request.user
+        )
 
 
 @admin.register(ExternalAccount)

@@ -18,6 +18,9 @@ class Connection(models.Model):
     class Provider(models.TextChoices):
         QBO = "qbo", "QuickBooks Online"
         XERO = "xero", "Xero"
+        INTACCT = "intacct", "Sage Intacct"
+        NETSUITE = "netsuite", "Oracle NetSuite"
+        QBD = "qbd", "QuickBooks Desktop"
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Connected"
@@ -27,7 +30,9 @@ class Connection(models.Model):
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="connections")
     provider = models.CharField(max_length=20, choices=Provider.choices)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
-    tenant_id = models.CharField(max_length=100, help_text="QuickBooks realmId or Xero tenantId.")
+    tenant_id = models.CharField(
+        max_length=100, help_text="QuickBooks realmId, Xero tenantId, Sage Intacct company id or NetSuite account id."
+    )
     tenant_name = models.CharField(max_length=200, blank=True)
     # The vendor's URLs as they were when the connection was made (a fake vendor in tests and the demo).
     authorize_url = models.URLField(max_length=500)
@@ -62,6 +67,48 @@ class Connection(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+
+class ConnectionEntity(models.Model):
+    """An entity (Sage Intacct location) of a connection made at the top level of a multi-entity
+    company, with its own closed date (BC9). Sage Intacct has no API that returns the date, so the
+    date closebooks applies to the entity's documents is the later of two, each shown as what it is:
+    the date a person entered, and the latest date Sage Intacct refused as "Periods are closed"."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="entities")
+    external_id = models.CharField(max_length=100, help_text="The entity's location id.")
+    name = models.CharField(max_length=200, blank=True)
+    active = models.BooleanField(default=True, help_text="False when no longer listed by the vendor.")
+    manual_closed_date = models.DateField(null=True, blank=True, help_text="Closed through, as entered in closebooks.")
+    rejected_through = models.DateField(
+        null=True, blank=True, help_text="The latest entry date the vendor refused as in a closed period."
+    )
+    api_closed_date = models.DateField(null=True, blank=True, help_text="Closed through, as read from the vendor's API.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["external_id"]
+        constraints = [models.UniqueConstraint(fields=["connection", "external_id"], name="connection_entity_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} {self.name}".strip()
+
+    @property
+    def closed_through(self):
+        dates = [d for d in (self.manual_closed_date, self.rejected_through, self.api_closed_date) if d is not None]
+        return max(dates) if dates else None
+
+    @property
+    def closed_source(self) -> str:
+        """Which of the dates is applied, in words for the page."""
+        closed = self.closed_through
+        if closed is None:
+            return "No closed date"
+        if closed == self.api_closed_date:
+            return "Read from the accounting system's API"
+        if closed == self.manual_closed_date:
+            return "Entered in closebooks"
+        return "Learned from the accounting system's “Periods are closed” refusal"
 
 
 class ExternalAccount(models.Model):
@@ -123,6 +170,14 @@ class SyncRun(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     period_start = models.DateField(null=True, blank=True)
     period_end = models.DateField(null=True, blank=True)
+    entity = models.ForeignKey(
+        ConnectionEntity,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="runs",
+        help_text="The entity the pushed entries belong to (multi-entity connections, BC9).",
+    )
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
@@ -233,3 +288,66 @@ class InboundRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.number or self.external_id} [{self.state}]"
+
+
+class QbdRequest(models.Model):
+    """One qbXML request queued for QuickBooks Desktop's Web Connector, sent on its next poll
+    (``sendRequestXML``) and answered through ``receiveResponseXML``. A request marked sent whose
+    answer never came may have been carried out: before an entry is sent again it is looked up
+    by RefNumber (QuickBooks Desktop has no server-side deduplication)."""
+
+    class Kind(models.TextChoices):
+        JOURNAL_ENTRY_ADD = "journal_entry_add", "JournalEntryAddRq"
+        JOURNAL_ENTRY_QUERY = "journal_entry_query", "JournalEntryQueryRq (lost answer check)"
+        ACCOUNT_QUERY = "account_query", "AccountQueryRq"
+        PREFERENCES_QUERY = "preferences_query", "PreferencesQueryRq (ClosingDate)"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued for the next poll"
+        SENT = "sent", "Sent, no answer yet"
+        DONE = "done", "Answered"
+        FAILED = "failed", "Failed"
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="qbd_requests")
+    run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.CASCADE, related_name="qbd_requests")
+    outbox = models.ForeignKey(OutboxEntry, null=True, blank=True, on_delete=models.CASCADE, related_name="qbd_requests")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
+    request_id = models.CharField(max_length=50, unique=True)
+    ref_number = models.CharField(max_length=11, blank=True)
+    qbxml = models.TextField()
+    ticket = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    status_code = models.CharField(max_length=10, blank=True)
+    status_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["connection", "state"], name="qbdrequest_connection_state")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.request_id} [{self.state}]"
+
+
+class QbdSession(models.Model):
+    """One Web Connector session (a ticket from ``authenticate``): its version, progress and the
+    last error ``getLastError`` reports."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="qbd_sessions")
+    ticket = models.CharField(max_length=64, unique=True)
+    client_version = models.CharField(max_length=50, blank=True)
+    company_file = models.CharField(max_length=500, blank=True)
+    sent = models.PositiveIntegerField(default=0)
+    answered = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"Web Connector session {self.ticket[:8]}… ({self.answered} answered)"

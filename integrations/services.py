@@ -27,7 +27,7 @@ from ledger.services import audit_record
 
 from . import ratelimit
 from .exceptions import IntegrationError, SyncRetryLater
-from .models import AccountMapping, Connection, ExternalAccount, InboundRecord, OutboxEntry, SyncIssue, SyncRun
+from .models import AccountMapping, Connection, ConnectionEntity, ExternalAccount, InboundRecord, OutboxEntry, SyncIssue, SyncRun
 from .providers import Provider, ProviderConfig, provider_class
 from .providers.base import (
     ClosedDate,
@@ -132,6 +132,123 @@ def connection_connect(
     return conn
 
 
+def connection_connect_credentials(
+    *,
+    company: Company,
+    provider_code: str,
+    company_id: str,
+    user_id: str,
+    password: str,
+    actor: AbstractBaseUser | None,
+) -> Connection:
+    """Connect a vendor that signs in with a Web Services user instead of OAuth (Sage Intacct):
+    ``getAPISession`` with the user, then the entities of a multi-entity company (BC9). The user's
+    password is kept encrypted (it makes new sessions), never shown again. Nothing is stored when
+    the vendor refuses."""
+    company_id, user_id = company_id.strip(), user_id.strip()
+    if not company_id or not user_id or not password:
+        raise IntegrationError("Company id, user id and password are all needed.", field="company_id")
+    config = provider_config(provider_code)
+    provider = provider_class(provider_code)(config)
+    if provider.uses_oauth:
+        raise IntegrationError(f"{provider.name} connects through its own sign-in screen.", field="provider")
+    try:
+        tokens = provider.sign_in(company_id=company_id, user_id=user_id, password=password)
+        entities = provider.list_entities() if provider.multi_entity else []
+        version = provider.remote_version()
+    except ProviderError as exc:
+        raise IntegrationError(f"Connecting to {provider.name} failed: {exc.message}", field="company_id") from None
+    with transaction.atomic():
+        live = (
+            Connection.objects.select_for_update().filter(company=company).exclude(status=Connection.Status.DISCONNECTED).first()
+        )
+        if live is not None and (live.provider != provider_code or live.tenant_id != company_id):
+            raise IntegrationError(f"{company} is already connected to {live}. Disconnect it first.")
+        conn = live or Connection(company=company, provider=provider_code, tenant_id=company_id, connected_by=actor)
+        before = None if live is None else _connection_snapshot(live)
+        conn.tenant_name = company_id
+        conn.authorize_url, conn.token_url, conn.connections_url = "", "", ""
+        conn.api_base_url = config.api_base_url
+        conn.status, conn.last_error, conn.remote_version = Connection.Status.ACTIVE, "", version
+        _store_tokens(conn, tokens)
+        conn.save()
+        _entities_store(conn, entities)
+        audit_record(
+            company=company,
+            actor=actor,
+            action="connection.connect",
+            subject=conn,
+            before=before,
+            after={**_connection_snapshot(conn), "entities": [e for e, _ in entities]},
+        )
+    return conn
+
+
+def _entities_store(conn: Connection, entities: list[tuple[str, str]]) -> None:
+    existing = {e.external_id: e for e in ConnectionEntity.objects.select_for_update().filter(connection=conn)}
+    for external_id, name in entities:
+        row = existing.pop(external_id, None) or ConnectionEntity(connection=conn, external_id=external_id)
+        row.name, row.active = name[:200], True
+        row.save()
+    ConnectionEntity.objects.filter(pk__in=[e.pk for e in existing.values()]).update(active=False)
+
+
+def entities_pull(*, connection: Connection, actor: AbstractBaseUser | None) -> int:
+    """List the entities of a multi-entity connection again (new ones added, gone ones inactive)."""
+    entities, connection = call_with_token(connection, lambda p: p.list_entities())
+    with transaction.atomic():
+        _entities_store(connection, entities)
+        audit_record(
+            company=connection.company_id,
+            actor=actor,
+            action="connection.entities_pull",
+            subject=connection,
+            after={"entities": [e for e, _ in entities]},
+        )
+    return len(entities)
+
+
+def connection_entity_get(*, connection: Connection, external_id: str) -> ConnectionEntity:
+    """The entity ``external_id`` of ``connection``; a clear error for one it does not have."""
+    entity = ConnectionEntity.objects.filter(connection=connection, external_id=str(external_id).strip()).first()
+    if entity is None:
+        raise IntegrationError(f"Entity “{external_id}” does not belong to this connection.", field="entity")
+    return entity
+
+
+@transaction.atomic
+def entity_closed_date_set(
+    *, connection: Connection, external_id: str, closed_through: date | None, actor: AbstractBaseUser | None
+) -> ConnectionEntity:
+    """Set the closed date of one entity as entered in closebooks (BC9). Clearing it leaves the
+    date learned from the vendor's refusals in force."""
+    entity = connection_entity_get(connection=connection, external_id=external_id)
+    entity = ConnectionEntity.objects.select_for_update().get(pk=entity.pk)
+    before = entity.manual_closed_date
+    entity.manual_closed_date = closed_through
+    entity.save(update_fields=["manual_closed_date", "updated_at"])
+    audit_record(
+        company=connection.company_id,
+        actor=actor,
+        action="connection.entity_closed_date",
+        subject=connection,
+        before={"entity": entity.external_id, "manual_closed_date": before.isoformat() if before else None},
+        after={"entity": entity.external_id, "manual_closed_date": closed_through.isoformat() if closed_through else None},
+    )
+    return entity
+
+
+def entity_closed_refusal(*, entity: ConnectionEntity | None, entry_date: date) -> str:
+    """The one check of a document against its own entity's closed date (BC9): "" when it may go."""
+    closed = entity.closed_through if entity is not None else None
+    if closed is not None and entry_date <= closed:
+        return (
+            f"Dated {entry_date.isoformat()}, in entity {entity}'s closed period (closed through "
+            f"{closed.isoformat()}: {entity.closed_source.lower()})."
+        )
+    return ""
+
+
 def _store_tokens(conn: Connection, tokens: Tokens) -> None:
     conn.access_token, conn.refresh_token = tokens.access_token, tokens.refresh_token
     conn.access_expires_at, conn.refresh_expires_at = tokens.access_expires_at, tokens.refresh_expires_at
@@ -233,7 +350,17 @@ def call_with_token(connection: Connection, fn: Callable[[Provider], object]) ->
 
 def accounts_pull(*, connection: Connection, actor: AbstractBaseUser | None) -> int:
     """Pull the vendor's chart of accounts (IN3). Accounts no longer listed are kept, marked inactive."""
+    if connection.provider == Connection.Provider.QBD:
+        from .qbd import accounts_queue
+
+        accounts_queue(connection=connection, actor=actor)
+        return ExternalAccount.objects.filter(connection=connection).count()
     remote, connection = call_with_token(connection, lambda p: p.list_accounts())
+    return accounts_store(connection=connection, remote=remote, actor=actor)
+
+
+def accounts_store(*, connection: Connection, remote: list, actor: AbstractBaseUser | None) -> int:
+    """Store a pulled chart (IN3), whoever pulled it (a provider call, or a Web Connector answer)."""
     now = timezone.now()
     with transaction.atomic():
         existing = {a.external_id: a for a in ExternalAccount.objects.select_for_update().filter(connection=connection)}
@@ -308,6 +435,10 @@ def mappings_save(*, connection: Connection, choices: dict[int, int | None], act
 def closed_date_pull(*, connection: Connection, actor: AbstractBaseUser | None = None) -> SyncRun:
     """Read the vendor's closed date and record it on the connection and on a run (BC7: one way,
     from the vendor into closebooks; closebooks never writes it back)."""
+    if connection.provider == Connection.Provider.QBD:
+        from .qbd import closed_date_queue
+
+        return closed_date_queue(connection=connection, actor=actor)
     run = SyncRun.objects.create(
         company_id=connection.company_id,
         connection=connection,
@@ -317,11 +448,19 @@ def closed_date_pull(*, connection: Connection, actor: AbstractBaseUser | None =
         created_by=actor,
     )
     try:
-        closed, connection = call_with_token(connection, lambda p: p.read_closed_date())
+        dates, connection = call_with_token(connection, lambda p: p.read_closed_dates())
     except IntegrationError as exc:
         SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.FAILED, error=exc.message, finished_at=timezone.now())
         run.refresh_from_db()
         return run
+    return closed_date_store(connection=connection, run=run, dates=dates, actor=actor)
+
+
+def closed_date_store(
+    *, connection: Connection, run: SyncRun, dates: list[ClosedDate], actor: AbstractBaseUser | None
+) -> SyncRun:
+    """Record pulled closed date(s) on the connection, its entities and the run (BC7–BC9)."""
+    closed = next((d for d in dates if not d.entity), dates[0] if dates else ClosedDate(None))
     with transaction.atomic():
         conn = Connection.objects.select_for_update().get(pk=connection.pk)
         before = conn.remote_closed_date
@@ -329,6 +468,8 @@ def closed_date_pull(*, connection: Connection, actor: AbstractBaseUser | None =
         conn.save(update_fields=["remote_closed_date", "closed_date_pulled_at"])
         result = {"closed_through": closed.closed_through.isoformat() if closed.closed_through else None, **closed.detail}
         result.update(closed_date_apply(connection=conn, closed=closed, actor=actor))
+        if any(d.entity for d in dates):
+            result["entities"] = _entity_dates_store(conn, [d for d in dates if d.entity])
         SyncRun.objects.filter(pk=run.pk).update(
             status=SyncRun.Status.SUCCEEDED, result=result, finished_at=timezone.now(), done=1, total=1, requests=1
         )
@@ -342,6 +483,24 @@ def closed_date_pull(*, connection: Connection, actor: AbstractBaseUser | None =
         )
     run.refresh_from_db()
     return run
+
+
+def _entity_dates_store(conn: Connection, dates: list[ClosedDate]) -> dict:
+    """Record the per-entity dates the API gave (BC9); the shown result says where each came from."""
+    entities = {e.external_id: e for e in ConnectionEntity.objects.select_for_update().filter(connection=conn)}
+    shown = {}
+    for closed in dates:
+        entity = entities.get(closed.entity)
+        if entity is None:
+            entity = ConnectionEntity.objects.create(connection=conn, external_id=closed.entity)
+        if closed.closed_through is not None and closed.closed_through != entity.api_closed_date:
+            entity.api_closed_date = closed.closed_through
+            entity.save(update_fields=["api_closed_date", "updated_at"])
+        shown[entity.external_id] = {
+            "closed_through": entity.closed_through.isoformat() if entity.closed_through else None,
+            "source": entity.closed_source,
+        }
+    return shown
 
 
 def closed_date_apply(*, connection: Connection, closed: ClosedDate, actor: AbstractBaseUser | None) -> dict:
@@ -470,6 +629,7 @@ def sync_run_start(
     period_end: date | None = None,
     entry_ids: Iterable[int] | None = None,
     enqueue: bool = True,
+    entity: str = "",
 ) -> SyncRun:
     """Queue a push of ``company``'s journal entries (all, a date range, or given ids) to its active
     connection: one outbox row per entry, new or changed since its last sync. Starting while a
@@ -481,6 +641,7 @@ def sync_run_start(
         running = SyncRun.objects.filter(
             connection=conn, kind=SyncRun.Kind.PUSH, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]
         ).first()
+        target = connection_entity_get(connection=conn, external_id=entity) if entity else None
         if running is not None:
             return running
         run = SyncRun.objects.create(
@@ -490,6 +651,7 @@ def sync_run_start(
             created_by=actor,
             period_start=period_start,
             period_end=period_end,
+            entity=target,
         )
         # Entries that came from the accounting system are already there: never pushed back.
         entries = JournalEntry.objects.filter(company=company).exclude(source=JournalEntry.Source.INBOUND_SYNC)
@@ -530,7 +692,11 @@ def sync_run_start(
                 "period_end": str(period_end or ""),
             },
         )
-        if enqueue and run.total:
+        if run.total and conn.provider == Connection.Provider.QBD:
+            from .qbd import push_queue
+
+            push_queue(run=run)  # sent on the Web Connector's next poll; no worker involved
+        elif enqueue and run.total:
             from .tasks import push_run
 
             run_id = run.pk
@@ -619,6 +785,7 @@ class _PushEngine:
             for m in AccountMapping.objects.filter(connection=self.connection).select_related("external_account")
         }
         self.codes = dict(Account.objects.filter(company_id=run.company_id).values_list("pk", "code"))
+        self.entity = run.entity
 
     # ---- choosing and freezing a chunk
 
@@ -677,7 +844,15 @@ class _PushEngine:
                 payload, problem = None, "The journal entry was deleted before it was synced."
             if problem:
                 row.state, row.last_error, row.request_key, row.payload = OutboxEntry.State.FAILED, problem, "", None
-                row._code = "unmapped" if "mapping" in problem else "unbalanced" if "balance" in problem else "not_sendable"
+                row._code = (
+                    "closed_period"
+                    if "closed period" in problem
+                    else "unmapped"
+                    if "mapping" in problem
+                    else "unbalanced"
+                    if "balance" in problem
+                    else "not_sendable"
+                )
                 refused.append(row)
             else:
                 row.request_key, row.payload, row.pending_version = key, payload, entry_lines[0][9]
@@ -705,7 +880,11 @@ class _PushEngine:
         _, _, _, _, _, currency, entry_date, memo, reference, _, is_balanced = lines[0]
         if not is_balanced:
             return None, "The entry does not balance; fix it before it can be synced (PC2)."
+        closed = entity_closed_refusal(entity=self.entity, entry_date=entry_date)
+        if closed:
+            return None, closed
         return {
+            "entity": self.entity.external_id if self.entity else "",
             "date": entry_date.isoformat(),
             "memo": memo,
             "reference": reference,
@@ -767,6 +946,7 @@ class _PushEngine:
                 ok.append(row)
             else:
                 error = outcome.error if outcome is not None else None
+                row.payload_date = (row.payload or {}).get("date", "")
                 row.state = OutboxEntry.State.FAILED
                 row.last_error = error.message if error else "The vendor's answer did not mention this entry."
                 row.request_key, row.payload = "", None  # a later attempt is a new request
@@ -788,6 +968,14 @@ class _PushEngine:
             )
             for code in {row._code for row in failed}:
                 self._issues([r for r in failed if r._code == code], code=code)
+            refused = [date.fromisoformat(r.payload_date) for r in failed if r._code == "closed_period"]
+            if refused and self.entity is not None:
+                # The vendor says these dates are closed for this entity: it is closed at least through them.
+                latest = max(refused)
+                ConnectionEntity.objects.filter(pk=self.entity.pk).filter(
+                    Q(rejected_through__isnull=True) | Q(rejected_through__lt=latest)
+                ).update(rejected_through=latest, updated_at=now)
+                self.entity.refresh_from_db()
             SyncRun.objects.filter(pk=self.run.pk).update(
                 done=F("done") + len(ok), failed=F("failed") + len(failed), requests=F("requests") + attempts, heartbeat_at=now
             )
@@ -847,6 +1035,7 @@ def _entry_from_payload(entry_id: int, payload: dict) -> PushEntry:
         currency=payload["currency"],
         external_id=payload.get("external_id", ""),
         external_version=payload.get("external_version", ""),
+        entity=payload.get("entity", ""),
         lines=tuple(
             PushLine(
                 external_account_id=ext_id,
@@ -866,6 +1055,7 @@ def sync_runs_stalled(*, older_than_seconds: int = 600) -> list[int]:
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     return list(
         SyncRun.objects.filter(kind=SyncRun.Kind.PUSH, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING])
+        .exclude(connection__provider=Connection.Provider.QBD)  # waits for the Web Connector, not a worker
         .filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff))
         .values_list("pk", flat=True)
     )

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponseBadRequest, JsonResponse
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ledger import roles
 from ledger.selectors import company_get_for_user
 
-from . import selectors, services
+from . import qbd, selectors, services
 from .exceptions import IntegrationError
 from .models import Connection, SyncRun
+from .providers import provider_class
 
 SESSION_KEY = "integrations_oauth"
+OAUTH_PROVIDERS = [code for code in Connection.Provider.values if provider_class(code).uses_oauth]
 
 
 def _can(request, company) -> dict:
@@ -38,7 +43,9 @@ def connection_status(request, slug):
         {
             "company": company,
             "connection": conn,
-            "providers": Connection.Provider.choices,
+            "providers": [(v, label) for v, label in Connection.Provider.choices if v in OAUTH_PROVIDERS],
+            "entities": conn.entities.filter(active=True) if conn else [],
+            "min_version": provider_class(conn.provider).min_closed_date_version if conn else "",
             "runs": selectors.sync_run_list(company)[:15],
             "unmapped": selectors.unmapped_entries(company).count() if conn else None,
             "needing_sync": selectors.entries_needing_sync(company).count() if conn and conn.is_active else None,
@@ -52,8 +59,8 @@ def connection_status(request, slug):
 def connect_start(request, slug):
     company = company_get_for_user(request.user, slug, roles.ADMINISTER)
     provider = request.POST.get("provider", "")
-    if provider not in Connection.Provider.values:
-        messages.error(request, "Choose QuickBooks Online or Xero.")
+    if provider not in OAUTH_PROVIDERS:
+        messages.error(request, "Choose an accounting system that connects through its sign-in screen.")
         return redirect("integrations:status", slug=company.slug)
     redirect_uri = request.build_absolute_uri(reverse("integrations_callback", kwargs={"provider": provider}))
     url, state = services.oauth_authorize_url(provider_code=provider, redirect_uri=redirect_uri)
@@ -125,8 +132,12 @@ def pull(request, slug):
         messages.error(request, "Connect an accounting system first.")
         return redirect("integrations:status", slug=company.slug)
     what = request.POST.get("what")
+    waits = "; it is sent when the QuickBooks Web Connector next polls closebooks."
     try:
-        if what == "accounts":
+        if what == "accounts" and conn.provider == "qbd":
+            services.accounts_pull(connection=conn, actor=request.user)
+            messages.success(request, "Chart of accounts request queued" + waits)
+        elif what == "accounts":
             messages.success(request, f"{services.accounts_pull(connection=conn, actor=request.user)} accounts pulled.")
         elif what == "inbound":
             run = services.inbound_pull(connection=conn, actor=request.user)
@@ -135,6 +146,8 @@ def pull(request, slug):
             run = services.closed_date_pull(connection=conn, actor=request.user)
             if run.status == SyncRun.Status.FAILED:
                 messages.error(request, run.error)
+            elif not run.is_finished:
+                messages.success(request, "Closing date request queued" + waits)
             else:
                 messages.success(
                     request, f"Closed date in {conn.get_provider_display()}: {run.result['closed_through'] or 'never closed'}."
@@ -191,7 +204,7 @@ def mappings(request, slug):
 def sync_start(request, slug):
     company = company_get_for_user(request.user, slug, roles.MANAGE)
     try:
-        run = services.sync_run_start(company=company, actor=request.user)
+        run = services.sync_run_start(company=company, actor=request.user, entity=request.POST.get("entity", ""))
     except IntegrationError as exc:
         messages.error(request, exc.message)
         return redirect("integrations:status", slug=company.slug)
@@ -220,3 +233,100 @@ def run_detail(request, slug, pk):
 def run_progress(request, slug, pk):
     company = company_get_for_user(request.user, slug)
     return JsonResponse(selectors.sync_run_progress(selectors.sync_run_get(company, pk)))
+
+
+@login_required
+@require_POST
+def connect_credentials(request, slug):
+    """Sage Intacct: company id, Web Services user id and password typed here (no OAuth)."""
+    company = company_get_for_user(request.user, slug, roles.ADMINISTER)
+    try:
+        conn = services.connection_connect_credentials(
+            company=company,
+            provider_code="intacct",
+            company_id=request.POST.get("company_id", ""),
+            user_id=request.POST.get("user_id", ""),
+            password=request.POST.get("password", ""),
+            actor=request.user,
+        )
+        count = services.accounts_pull(connection=conn, actor=request.user)
+    except IntegrationError as exc:
+        messages.error(request, exc.message)
+        return redirect("integrations:status", slug=company.slug)
+    messages.success(
+        request,
+        f"Connected to {conn.tenant_name}: {conn.entities.count()} entities, {count} accounts pulled. Check the mappings.",
+    )
+    return redirect("integrations:mappings", slug=company.slug)
+
+
+@login_required
+@require_POST
+def entity_closed_date(request, slug):
+    """Set one entity's closed date as entered in closebooks (BC9)."""
+    company = company_get_for_user(request.user, slug, roles.ADMINISTER)
+    conn = selectors.connection_active(company)
+    if conn is None:
+        messages.error(request, "Connect an accounting system first.")
+        return redirect("integrations:status", slug=company.slug)
+    raw = request.POST.get("closed_through", "").strip()
+    try:
+        closed = date.fromisoformat(raw) if raw else None
+    except ValueError:
+        messages.error(request, f"“{raw}” is not a date (YYYY-MM-DD).")
+        return redirect("integrations:status", slug=company.slug)
+    try:
+        entity = services.entity_closed_date_set(
+            connection=conn, external_id=request.POST.get("entity", ""), closed_through=closed, actor=request.user
+        )
+    except IntegrationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request, f"Entity {entity}: closed through {entity.closed_through or 'no date'} ({entity.closed_source})."
+        )
+    return redirect("integrations:status", slug=company.slug)
+
+
+@login_required
+@require_POST
+def connect_qbd(request, slug):
+    """QuickBooks Desktop: a connection and a Web Connector password, shown once, then the .qwc file."""
+    company = company_get_for_user(request.user, slug, roles.ADMINISTER)
+    try:
+        conn, password = qbd.connection_connect_qbd(company=company, actor=request.user)
+    except IntegrationError as exc:
+        messages.error(request, exc.message)
+        return redirect("integrations:status", slug=company.slug)
+    messages.success(
+        request,
+        f"QuickBooks Desktop is ready. Download the .qwc file, add it to the Web Connector and type this password "
+        f"there (it is shown only now): {password}",
+    )
+    return redirect("integrations:status", slug=company.slug)
+
+
+@login_required
+@require_GET
+def qwc_download(request, slug):
+    company = company_get_for_user(request.user, slug, roles.ADMINISTER)
+    conn = selectors.connection_active(company)
+    if conn is None or conn.provider != "qbd":
+        messages.error(request, "Connect QuickBooks Desktop first.")
+        return redirect("integrations:status", slug=company.slug)
+    body = qbd.qwc_file(
+        connection=conn,
+        app_url=request.build_absolute_uri(reverse("integrations_qbwc")),
+        support_url=request.build_absolute_uri(reverse("integrations:status", kwargs={"slug": company.slug})),
+    )
+    response = HttpResponse(body, content_type="application/xml")
+    response["Content-Disposition"] = f'attachment; filename="closebooks-{company.slug}.qwc"'
+    return response
+
+
+@csrf_exempt
+@require_POST
+def qbwc(request):
+    """The Web Connector's SOAP endpoint: authenticated by its user and password, then its ticket."""
+    status, body = qbd.soap_handle(request.body, client=request.META.get("REMOTE_ADDR", ""))
+    return HttpResponse(body, status=status, content_type="text/xml; charset=utf-8")

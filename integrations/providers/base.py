@@ -99,6 +99,7 @@ class PushEntry:
     lines: tuple[PushLine, ...]
     external_id: str = ""
     external_version: str = ""
+    entity: str = ""  # the vendor's entity (Sage Intacct location) the entry belongs to (BC9)
 
 
 @dataclass
@@ -167,6 +168,10 @@ class Provider(abc.ABC):
     # as (bucket, limit) pairs; every request counts against "calls", batch requests also against "batch".
     batch_size: int = 1
     quotas: tuple[tuple[str, int], ...] = ()
+    uses_oauth: bool = True  # False: connected with credentials typed on closebooks' page (Sage Intacct)
+    multi_entity: bool = False  # True: the connection lists entities, each with its own closed date (BC9)
+    # The lowest version of the vendor-side connector closed-date sync accepts (BC7); "" = any.
+    min_closed_date_version: str = ""
 
     def __init__(self, config: ProviderConfig, *, tenant_id: str = "", tokens: Tokens | None = None):
         self.config = config

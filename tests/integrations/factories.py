@@ -5,14 +5,25 @@ from datetime import date
 from decimal import Decimal
 
 from integrations import selectors, services
-from integrations.fakes import FakeQuickBooksOnline, FakeVendor
+from integrations.fakes import FakeNetSuite, FakeQuickBooksOnline, FakeVendor
 from integrations.models import Connection
 from ledger import services as ledger_services
 from ledger.models import Account, Company, JournalEntry
 from tests.factories import AccountFactory
 
 
+def fake_code(fake: FakeVendor) -> str:
+    return fake.vendor if fake.vendor in ("netsuite", "intacct") else "qbo" if isinstance(fake, FakeQuickBooksOnline) else "xero"
+
+
 def fake_urls(fake: FakeVendor) -> dict:
+    if isinstance(fake, FakeNetSuite):
+        return {
+            "authorize_url": f"{fake.url}/app/login/oauth2/authorize.nl",
+            "token_url": f"{fake.url}/services/rest/auth/oauth2/v1/token",
+            "api_base_url": fake.url,
+            "connections_url": "",
+        }
     if isinstance(fake, FakeQuickBooksOnline):
         return {
             "authorize_url": f"{fake.url}/oauth2/authorize",
@@ -29,15 +40,15 @@ def fake_urls(fake: FakeVendor) -> dict:
 
 
 def provider_settings(fake: FakeVendor) -> dict:
-    code = "qbo" if isinstance(fake, FakeQuickBooksOnline) else "xero"
+    code = fake_code(fake)
     urls = fake_urls(fake)
-    if code == "qbo":
+    if code != "xero":
         urls.pop("connections_url")
     return {code: {"client_id": fake.client_id, "client_secret": fake.client_secret, **urls}}
 
 
 def connect_to_fake(company: Company, fake: FakeVendor, *, chart: bool = True, map_accounts: bool = True) -> Connection:
-    code = "qbo" if isinstance(fake, FakeQuickBooksOnline) else "xero"
+    code = fake_code(fake)
     tokens = fake.issue_tokens()
     from django.utils import timezone
 

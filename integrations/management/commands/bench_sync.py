@@ -34,7 +34,7 @@ class Command(BaseCommand):
     help = "Push N entries through a real worker to a fake vendor and print throughput as JSON."
 
     def add_arguments(self, parser):
-        parser.add_argument("--provider", choices=sorted(FAKES), default="qbo")
+        parser.add_argument("--provider", choices=sorted([*FAKES, "qbd"]), default="qbo")
         parser.add_argument("--entries", type=int, default=10000)
         parser.add_argument("--limits", choices=["on", "off"], default="off")
         parser.add_argument("--keep", action="store_true", help="keep the bench company afterwards")
@@ -42,6 +42,9 @@ class Command(BaseCommand):
     def handle(self, *args, provider, entries, limits, keep, **options):
         if not settings.REDIS_URL or settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
             raise CommandError("bench_sync needs DATABASE_URL (PostgreSQL) and REDIS_URL: the worker is a separate process.")
+        if provider == "qbd":
+            self.stdout.write(json.dumps(self._qbd(entries, keep)))
+            return
         limits_on = limits == "on"
         fake = FAKES[provider](limits=limits_on).start()
         worker = WorkerProcess(visibility_timeout=21600, extra_env={"INTEGRATIONS_RATE_LIMITS": "1" if limits_on else "0"})
@@ -52,6 +55,7 @@ class Command(BaseCommand):
             self.stderr.write(f"{entries} entries loaded; starting a worker on queue {worker.queue}...")
             worker.start()
             run = services.sync_run_start(company=company, actor=None, enqueue=False)
+            before = len(fake.requests)
             started = time.perf_counter()
             push_run.apply_async(args=[run.pk], queue=worker.queue)
             while True:
@@ -62,8 +66,8 @@ class Command(BaseCommand):
             seconds = time.perf_counter() - started
             held = fake.entries_by_local()
             ids = set(JournalEntry.objects.filter(company=company).values_list("pk", flat=True))
-            target = "/batch" if provider == "qbo" else "ManualJournals"
-            requests = len([r for r in fake.requests if r.path.endswith(target) or r.path.endswith("/journalentry")])
+            target = {"qbo": "/batch", "xero": "ManualJournals", "intacct": "/xmlgw.phtml"}.get(provider, "/journalentry")
+            requests = len([r for r in fake.requests[before:] if r.path.endswith(target) or "/journalentry" in r.path])
             result = {
                 "provider": provider,
                 "entries": entries,
@@ -87,19 +91,75 @@ class Command(BaseCommand):
                 self._drop(company)
         self.stdout.write(json.dumps(result))
 
+    def _qbd(self, entries: int, keep: bool) -> dict:
+        """QuickBooks Desktop: no worker and no vendor URL. A fake Web Connector polls closebooks' SOAP
+        handler in this process, one qbXML request per sendRequestXML/receiveResponseXML round trip."""
+        from integrations import qbd
+        from integrations.fakes.qbd import FakeQuickBooksDesktop
+
+        company = None
+        try:
+            wc = None
+            with transaction.atomic():
+                company = Company.objects.create(name="Bench qbd", slug=f"bench-{uuid.uuid4().hex[:8]}")
+            conn, password = qbd.connection_connect_qbd(company=company, actor=None)
+            wc = FakeQuickBooksDesktop(
+                lambda body, action: qbd.soap_handle(body, client="bench")[1], username=conn.tenant_id, password=password
+            )
+            self._load(company, wc.chart, entries)
+            services.accounts_pull(connection=conn, actor=None)
+            wc.poll()
+            rows = selectors.mapping_rows(conn)
+            services.mappings_save(
+                connection=conn, choices={r.account.pk: r.suggestion.pk for r in rows if r.suggestion}, actor=None
+            )
+            self.stderr.write(f"{entries} entries loaded; the fake Web Connector polls...")
+            started = time.perf_counter()
+            run = services.sync_run_start(company=company, actor=None)
+            polls = 0
+            while not run.is_finished and polls < 1000:
+                wc.poll()
+                polls += 1
+                run.refresh_from_db()
+            seconds = time.perf_counter() - started
+            held = wc.entries_by_local()
+            ids = set(JournalEntry.objects.filter(company=company).values_list("pk", flat=True))
+            return {
+                "provider": "qbd",
+                "entries": entries,
+                "seconds": round(seconds, 2),
+                "entries_per_s": round(entries / seconds, 1),
+                "requests": sum(1 for c in wc.calls if c == "sendRequestXML"),
+                "polls": polls,
+                "duplicates": sum(n - 1 for n in held.values() if n > 1),
+                "missing": len(ids - set(held)),
+                "limits": "none documented",
+                "run_status": run.status,
+            }
+        finally:
+            if company is not None and not keep:
+                self._drop(company)
+
     @staticmethod
     def _bound_seconds(provider: str, requests: int) -> float:
         """Least time a sliding 60 s window allows for ``requests`` calls: the first ``limit`` go at
         once, each further ``limit`` one window later."""
-        limit = 40 if provider == "qbo" else 60  # QBO batch calls/min; Xero calls/min
+        limit = {"qbo": 40, "xero": 60}.get(provider)  # QBO batch calls/min; Xero calls/min
+        if limit is None:
+            return 0.0  # no documented per-minute quota (Sage Intacct bills per transaction)
         return ((requests - 1) // limit) * 60.0 if requests else 0.0
 
     def _company(self, fake, n: int) -> Company:
         slug = f"bench-{uuid.uuid4().hex[:8]}"
         with transaction.atomic():
             company = Company.objects.create(name=f"Bench {slug}", slug=slug)
+        self._load(company, fake.chart, n)
+        return company
+
+    def _load(self, company: Company, chart: list[dict], n: int) -> None:
+        with transaction.atomic():
             accounts = Account.objects.bulk_create(
-                [Account(company=company, code=row["number"], name=row["name"], type=row["type"]) for row in fake.chart]
+                [Account(company=company, code=row["number"], name=row["name"], type=row["type"]) for row in chart]
             )
             by_code = {a.code: a for a in accounts}
             dr, cr = by_code["6100"], by_code["1000"]
@@ -136,10 +196,14 @@ class Command(BaseCommand):
                     )
                 )
             JournalLine.objects.bulk_create(lines, batch_size=5000)
-        return company
 
     def _connect(self, company: Company, provider: str, fake) -> Connection:
         tokens = fake.issue_tokens()
+        if provider == "intacct":
+            from integrations.fakes.intacct import USER_ID, USER_PASSWORD
+            from integrations.providers.intacct import credentials_secret
+
+            tokens["refresh_token"] = credentials_secret(USER_ID, USER_PASSWORD)
         urls = (
             {
                 "authorize_url": f"{fake.url}/oauth2/authorize",
@@ -147,6 +211,14 @@ class Command(BaseCommand):
                 "api_base_url": fake.url,
             }
             if provider == "qbo"
+            else {"authorize_url": "", "token_url": "", "api_base_url": fake.url}
+            if provider == "intacct"
+            else {
+                "authorize_url": f"{fake.url}/app/login/oauth2/authorize.nl",
+                "token_url": f"{fake.url}/services/rest/auth/oauth2/v1/token",
+                "api_base_url": fake.url,
+            }
+            if provider == "netsuite"
             else {
                 "authorize_url": f"{fake.url}/identity/connect/authorize",
                 "token_url": f"{fake.url}/identity/connect/token",

@@ -1,0 +1,231 @@
+"""A fake QuickBooks Desktop with its Web Connector (integration-apis.md §5). The Web Connector is a
+SOAP 1.1 client that polls closebooks like the real one: serverVersion, clientVersion,
+authenticate, then sendRequestXML / receiveResponseXML until the percentage reaches 100 (or an
+error, then getLastError), and closeConnection. The QuickBooks side answers qbXML the way QuickBooks
+does: JournalEntryAdd (balanced, positive amounts, RefNumber of at most 11 characters, refused on or
+before the closing date with 3171), JournalEntryQuery by RefNumber (statusCode 1 when nothing
+matches), AccountQuery and PreferencesQuery (ClosingDate). No deduplication: an entry sent twice is
+held twice, as in QuickBooks.
+
+``transport(body: bytes, action: str) -> bytes`` carries one SOAP call to closebooks (the Django
+test client, an HTTP client, or ``integrations.qbd.soap_handle`` in-process)."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET  # noqa: S405 - builds messages; answers are parsed with defusedxml
+from collections import Counter
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from defusedxml import ElementTree as SafeET
+
+from .chart import default_chart
+
+NS = "http://developer.intuit.com/"
+SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+REF = re.compile(r"^CB(\d+)$")
+TYPES = {"asset": "OtherCurrentAsset", "liability": "OtherCurrentLiability", "equity": "Equity", "income": "Income"}
+
+
+class WebConnectorStopped(Exception):
+    """The conversation ended with an error the Web Connector would show its user."""
+
+
+class FakeQuickBooksDesktop:
+    def __init__(self, transport: Callable[[bytes, str], bytes], *, username: str, password: str, version="2.0.8250.9"):
+        self.transport = transport
+        self.username, self.password, self.version = username, password, version
+        self.chart = default_chart()
+        self.accounts = {f"8000{i:04d}-1234567890": row for i, row in enumerate(self.chart)}
+        self.journals: dict[str, dict] = {}
+        self.closing_date: date | None = None
+        self.next_txn = 1000
+        self.lose_responses = 0  # answers that never reach closebooks (QuickBooks did the work)
+        self.calls: list[str] = []
+        self.last_error = ""
+        self.percentages: list[int] = []
+
+    # ------------------------------------------------------------ the Web Connector
+
+    def call(self, method: str, **args) -> ET.Element:
+        ET.register_namespace("soap", SOAP_NS)
+        envelope = ET.Element(f"{{{SOAP_NS}}}Envelope")
+        node = ET.SubElement(ET.SubElement(envelope, f"{{{SOAP_NS}}}Body"), f"{{{NS}}}{method}")
+        for name, value in args.items():
+            ET.SubElement(node, f"{{{NS}}}{name}").text = str(value)
+        self.calls.append(method)
+        answer = self.transport(b'<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(envelope), f"{NS}{method}")
+        root = SafeET.fromstring(answer)
+        fault = root.find(f"{{{SOAP_NS}}}Body/{{{SOAP_NS}}}Fault")
+        if fault is not None:
+            raise WebConnectorStopped(f"SOAP fault on {method}: {fault.findtext('faultstring')}")
+        result = root.find(f"{{{SOAP_NS}}}Body/{{{NS}}}{method}Response/{{{NS}}}{method}Result")
+        if result is None:
+            raise WebConnectorStopped(f"No {method}Result in the answer.")
+        return result
+
+    def poll(self) -> int:
+        """One scheduled run of the Web Connector; returns how many requests it carried."""
+        self.call("serverVersion")
+        verdict = self.call("clientVersion", strVersion=self.version).text or ""
+        if verdict.startswith(("E:", "O:")):
+            raise WebConnectorStopped(verdict)
+        ticket, work = [s.text or "" for s in self.call("authenticate", strUserName=self.username, strPassword=self.password)][:2]
+        if work == "nvu" or not ticket:
+            raise WebConnectorStopped("closebooks refused the user name or password (nvu).")
+        carried = 0
+        try:
+            if work == "none":
+                return 0
+            while True:
+                request = self.call(
+                    "sendRequestXML",
+                    ticket=ticket,
+                    strHCPResponse="",
+                    strCompanyFileName="C:\\Company\\demo.qbw",
+                    qbXMLCountry="US",
+                    qbXMLMajorVers="13",
+                    qbXMLMinorVers="0",
+                ).text
+                if not request:
+                    self.last_error = self.call("getLastError", ticket=ticket).text or ""
+                    return carried
+                response = self.quickbooks(request)
+                carried += 1
+                if self.lose_responses > 0:
+                    self.lose_responses -= 1
+                    self.call("connectionError", ticket=ticket, hresult="0x80072EE2", message="The operation timed out")
+                    return carried
+                percent = int(self.call("receiveResponseXML", ticket=ticket, response=response, hresult="", message="").text)
+                self.percentages.append(percent)
+                if percent < 0:
+                    self.last_error = self.call("getLastError", ticket=ticket).text or ""
+                    return carried
+                if percent >= 100:
+                    return carried
+        finally:
+            self.call("closeConnection", ticket=ticket)
+
+    def poll_until_idle(self, limit: int = 100) -> int:
+        total = 0
+        for _ in range(limit):
+            carried = self.poll()
+            total += carried
+            if carried == 0:
+                return total
+        return total
+
+    # ------------------------------------------------------------ QuickBooks
+
+    def entries_by_local(self) -> Counter:
+        return Counter(int(m.group(1)) for j in self.journals.values() if (m := REF.match(j["RefNumber"])))
+
+    def quickbooks(self, qbxml: str) -> str:
+        root = SafeET.fromstring(qbxml.encode())
+        answers = ET.Element("QBXMLMsgsRs")
+        for rq in root.find("QBXMLMsgsRq"):
+            answers.append(self._answer(rq))
+        out = ET.Element("QBXML")
+        out.append(answers)
+        return '<?xml version="1.0"?>' + ET.tostring(out, encoding="unicode")
+
+    def _rs(self, rq: ET.Element, code: str = "0", message: str = "Status OK") -> ET.Element:
+        severity = "Info" if code in ("0", "1") else "Error"
+        return ET.Element(
+            rq.tag[:-2] + "Rs",
+            requestID=rq.get("requestID", ""),
+            statusCode=code,
+            statusSeverity=severity,
+            statusMessage=message,
+        )
+
+    def _answer(self, rq: ET.Element) -> ET.Element:
+        if rq.tag == "JournalEntryAddRq":
+            return self._add(rq)
+        if rq.tag == "JournalEntryQueryRq":
+            ref = rq.findtext("RefNumber") or ""
+            found = [j for j in self.journals.values() if j["RefNumber"] == ref]
+            if not found:
+                return self._rs(rq, "1", "A query request did not find a matching object in QuickBooks")
+            rs = self._rs(rq)
+            for j in found:
+                rs.append(self._ret(j))
+            return rs
+        if rq.tag == "AccountQueryRq":
+            rs = self._rs(rq)
+            for list_id, row in self.accounts.items():
+                ret = ET.SubElement(rs, "AccountRet")
+                for tag, value in (
+                    ("ListID", list_id),
+                    ("EditSequence", "1"),
+                    ("Name", row["name"]),
+                    ("FullName", row["name"]),
+                    ("IsActive", "true" if row["active"] else "false"),
+                    ("AccountType", TYPES.get(row["type"], "Expense")),
+                    ("AccountNumber", row["number"]),
+                ):
+                    ET.SubElement(ret, tag).text = value
+            return rs
+        if rq.tag == "PreferencesQueryRq":
+            rs = self._rs(rq)
+            prefs = ET.SubElement(ET.SubElement(rs, "PreferencesRet"), "AccountingPreferences")
+            ET.SubElement(prefs, "IsUsingAccountNumbers").text = "true"
+            if self.closing_date is not None:
+                ET.SubElement(prefs, "ClosingDate").text = self.closing_date.isoformat()
+            return rs
+        return self._rs(rq, "3250", f"This feature is not enabled or not available: {rq.tag}.")
+
+    def _ret(self, journal: dict) -> ET.Element:
+        ret = ET.Element("JournalEntryRet")
+        for tag in ("TxnID", "EditSequence", "TxnNumber", "TxnDate", "RefNumber"):
+            ET.SubElement(ret, tag).text = str(journal[tag])
+        return ret
+
+    def _add(self, rq: ET.Element) -> ET.Element:
+        add = rq.find("JournalEntryAdd")
+        try:
+            when = date.fromisoformat(add.findtext("TxnDate") or "")
+        except ValueError:
+            return self._rs(rq, "3020", "There was an error when converting the date value.")
+        ref = add.findtext("RefNumber") or ""
+        if len(ref) > 11:
+            return self._rs(rq, "3070", f'The string "{ref}" in the field "RefNumber" is too long.')
+        total = Decimal(0)
+        lines = add.findall("JournalDebitLine") + add.findall("JournalCreditLine")
+        for line in lines:
+            list_id = line.findtext("AccountRef/ListID") or ""
+            if list_id not in self.accounts:
+                return self._rs(
+                    rq, "3140", f'There is an invalid reference to QuickBooks Account "{list_id}" in the Journal Entry.'
+                )
+            try:
+                amount = Decimal(line.findtext("Amount") or "")
+            except InvalidOperation:
+                return self._rs(rq, "3020", "There was an error when converting the amount.")
+            if amount < 0:
+                return self._rs(rq, "3020", "Negative amounts are not allowed in journal lines.")
+            total += amount if line.tag == "JournalDebitLine" else -amount
+        if len(lines) < 2 or total != 0:
+            return self._rs(rq, "3180", "There was an error when saving a Journal Entry: the transaction is not in balance.")
+        if self.closing_date is not None and when <= self.closing_date:
+            return self._rs(
+                rq,
+                "3171",
+                "An attempt was made to modify a Journal Entry with a date that is on or before the closing date of the "
+                "company. If you are sure you really want to do this, please ask a user with Admin rights to remove the "
+                "password for editing transactions on or before the closing date.",
+            )
+        self.next_txn += 1
+        journal = {
+            "TxnID": f"{self.next_txn:X}-1700000000",
+            "EditSequence": "1700000000",
+            "TxnNumber": self.next_txn,
+            "TxnDate": when.isoformat(),
+            "RefNumber": ref,
+        }
+        self.journals[journal["TxnID"]] = journal
+        rs = self._rs(rq)
+        rs.append(self._ret(journal))
+        return rs

@@ -1,0 +1,445 @@
+"""QuickBooks Desktop: closebooks' side of the Web Connector (QBWC) protocol (integration-apis.md §5).
+
+Sync runs queue qbXML requests (``QbdRequest``); the Web Connector polls the SOAP endpoint, takes one
+request per ``sendRequestXML`` and brings QuickBooks' answer back through ``receiveResponseXML``,
+whose return value is the progress in percent (100: nothing left). A request marked sent whose answer
+never came may have been carried out, and QuickBooks Desktop does not deduplicate: the entry is
+looked up by RefNumber (``JournalEntryQueryRq``) before it is ever sent again.
+
+The SOAP handler is small and hand-written (document/literal, namespace http://developer.intuit.com/)
+and parses with defusedxml: its input comes from outside."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+import xml.etree.ElementTree as ET  # noqa: S405 - builds answers only; requests are parsed with defusedxml
+
+from defusedxml import DefusedXmlException
+from defusedxml import ElementTree as SafeET
+from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ledger.models import Company
+from ledger.services import audit_record
+
+from .exceptions import IntegrationError
+from .models import Connection, OutboxEntry, QbdRequest, QbdSession, SyncRun
+from .providers.base import ClosedDate, ClosedPeriodRejected, EntryRejected, PushOutcome
+from .providers.qbd import (
+    CLOSED_CODES,
+    MIN_CONNECTOR,
+    account_query,
+    accounts_from,
+    closing_date_from,
+    journal_entry_add,
+    journal_entry_query,
+    parse_response,
+    preferences_query,
+    ref_number,
+    version_tuple,
+)
+
+NS = "http://developer.intuit.com/"
+SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+SERVER_VERSION = "closebooks Web Connector service 1.0"
+VERSION_TTL = 600  # seconds a clientVersion is kept for the authenticate call that follows it
+PENDING = [QbdRequest.State.QUEUED, QbdRequest.State.SENT]
+ADD_KINDS = [QbdRequest.Kind.JOURNAL_ENTRY_ADD, QbdRequest.Kind.JOURNAL_ENTRY_QUERY]
+
+
+# ---------------------------------------------------------------- connect and the .qwc file
+
+
+def connection_connect_qbd(*, company: Company, actor: AbstractBaseUser | None) -> tuple[Connection, str]:
+    """Make (or repair) the company's QuickBooks Desktop connection and a new Web Connector password,
+    returned once to be typed into the Web Connector; only its hash is kept."""
+    password = secrets.token_urlsafe(12)
+    with transaction.atomic():
+        live = (
+            Connection.objects.select_for_update().filter(company=company).exclude(status=Connection.Status.DISCONNECTED).first()
+        )
+        if live is not None and live.provider != Connection.Provider.QBD:
+            raise IntegrationError(f"{company} is already connected to {live}. Disconnect it first.")
+        conn = live or Connection(
+            company=company, provider=Connection.Provider.QBD, tenant_id=f"closebooks-{company.slug}"[:100], connected_by=actor
+        )
+        conn.tenant_name = conn.tenant_name or "QuickBooks Desktop company file (through the Web Connector)"
+        conn.authorize_url = conn.token_url = conn.api_base_url = conn.connections_url = ""
+        conn.status, conn.last_error = Connection.Status.ACTIVE, ""
+        conn.access_token, conn.refresh_token = "", make_password(password)
+        conn.save()
+        audit_record(
+            company=company,
+            actor=actor,
+            action="connection.connect",
+            subject=conn,
+            after={"provider": conn.provider, "tenant_id": conn.tenant_id, "web_connector_password": "new"},
+        )
+    return conn, password
+
+
+def qwc_file(*, connection: Connection, app_url: str, support_url: str) -> str:
+    """The .qwc file the customer loads into the Web Connector."""
+    owner = uuid.uuid5(uuid.NAMESPACE_URL, f"closebooks-owner-{connection.company_id}")
+    file_id = uuid.uuid5(uuid.NAMESPACE_URL, f"closebooks-file-{connection.pk}")
+    root = ET.Element("QBWCXML")
+    for tag, value in (
+        ("AppName", f"closebooks – {connection.company.name}"[:100]),
+        ("AppID", ""),
+        ("AppURL", app_url),
+        ("AppDescription", "closebooks pushes journal entries and reads the chart of accounts and the closing date."),
+        ("AppSupport", support_url),
+        ("UserName", connection.tenant_id),
+        ("OwnerID", f"{{{owner}}}"),
+        ("FileID", f"{{{file_id}}}"),
+        ("QBType", "QBFS"),
+    ):
+        ET.SubElement(root, tag).text = value
+    ET.SubElement(ET.SubElement(root, "Scheduler"), "RunEveryNMinutes").text = "15"
+    ET.SubElement(root, "IsReadOnly").text = "false"
+    return '<?xml version="1.0"?>\n' + ET.tostring(root, encoding="unicode")
+
+
+# ---------------------------------------------------------------- queueing
+
+
+def _request_id() -> str:
+    return uuid.uuid4().hex  # 32 characters, within qbXML's 50
+
+
+def push_queue(*, run: SyncRun) -> int:
+    """Freeze the run's outbox rows (mappings, balance and entity checks of the push engine) and
+    queue one JournalEntryAddRq for each sendable one."""
+    from .services import _entry_from_payload, _PushEngine
+
+    engine = _PushEngine(run, sleep=lambda s: None)
+    queued = 0
+    while True:
+        rows = list(OutboxEntry.objects.filter(run=run, state=OutboxEntry.State.PENDING, request_key="").order_by("id")[:500])
+        if not rows:
+            break
+        sendable = engine._freeze(rows) or []
+        with transaction.atomic():
+            requests = []
+            for row in sendable:
+                request_id = _request_id()
+                entry = _entry_from_payload(row.entry_id, row.payload)
+                requests.append(
+                    QbdRequest(
+                        connection_id=run.connection_id,
+                        run=run,
+                        outbox=row,
+                        kind=QbdRequest.Kind.JOURNAL_ENTRY_ADD,
+                        request_id=request_id,
+                        ref_number=ref_number(row.entry_id),
+                        qbxml=journal_entry_add(entry, request_id),
+                    )
+                )
+            QbdRequest.objects.bulk_create(requests, batch_size=1000)
+        queued += len(sendable)
+    _finish_push_if_done(run.pk)
+    return queued
+
+
+def _single_request_run(connection: Connection, kind: str, run_kind: str, build, actor) -> SyncRun:
+    with transaction.atomic():
+        waiting = QbdRequest.objects.filter(connection=connection, kind=kind, state__in=PENDING).select_related("run").first()
+        if waiting is not None and waiting.run is not None:
+            return waiting.run  # one is already waiting for the next poll
+        run = SyncRun.objects.create(
+            company_id=connection.company_id, connection=connection, kind=run_kind, total=1, created_by=actor
+        )
+        request_id = _request_id()
+        QbdRequest.objects.create(connection=connection, run=run, kind=kind, request_id=request_id, qbxml=build(request_id))
+    return run
+
+
+def accounts_queue(*, connection: Connection, actor: AbstractBaseUser | None) -> SyncRun:
+    return _single_request_run(connection, QbdRequest.Kind.ACCOUNT_QUERY, SyncRun.Kind.ACCOUNTS, account_query, actor)
+
+
+def closed_date_queue(*, connection: Connection, actor: AbstractBaseUser | None) -> SyncRun:
+    """Queue a PreferencesQueryRq for ClosingDate, or refuse when the Web Connector is older than
+    the minimum closed-date sync needs (BC7): the refusal is the run's error, nothing is queued."""
+    version = connection.remote_version
+    if version_tuple(version) < version_tuple(MIN_CONNECTOR):
+        return SyncRun.objects.create(
+            company_id=connection.company_id,
+            connection=connection,
+            kind=SyncRun.Kind.CLOSED_DATE,
+            status=SyncRun.Status.FAILED,
+            finished_at=timezone.now(),
+            error=(
+                f"Closed-date sync needs the sync connector (Web Connector) v_{MIN_CONNECTOR} or later; "
+                f"{'this one reported ' + version if version else 'no version was reported yet'}. "
+                "Update the Web Connector on the QuickBooks machine."
+            ),
+        )
+    return _single_request_run(connection, QbdRequest.Kind.PREFERENCES_QUERY, SyncRun.Kind.CLOSED_DATE, preferences_query, actor)
+
+
+# ---------------------------------------------------------------- the Web Connector's calls
+
+
+def _session(ticket: str) -> QbdSession | None:
+    if not ticket:
+        return None
+    return QbdSession.objects.select_related("connection").filter(ticket=ticket, closed_at__isnull=True).first()
+
+
+def client_version(version: str, *, client: str) -> str:
+    cache.set(f"qbwc-version:{client}", version, VERSION_TTL)
+    if version_tuple(version) < version_tuple(MIN_CONNECTOR):
+        return (
+            f"W:closebooks needs Web Connector v_{MIN_CONNECTOR} or later to sync the closing date; "
+            f"this is {version or 'an unknown version'}. Journal entries and the chart of accounts still sync."
+        )
+    return ""
+
+
+def authenticate(username: str, password: str, *, client: str) -> list[str]:
+    conn = Connection.objects.filter(
+        provider=Connection.Provider.QBD, tenant_id=username, status=Connection.Status.ACTIVE
+    ).first()
+    if conn is None or not password or not check_password(password, str(conn.refresh_token)):
+        return ["", "nvu"]
+    version = cache.get(f"qbwc-version:{client}", "")
+    session = QbdSession.objects.create(connection=conn, ticket=secrets.token_hex(16), client_version=version)
+    if version and version != conn.remote_version:
+        Connection.objects.filter(pk=conn.pk).update(remote_version=version[:100])
+    work = QbdRequest.objects.filter(connection=conn, state__in=PENDING).exists()
+    return [session.ticket, "" if work else "none"]
+
+
+def send_request_xml(ticket: str, company_file: str) -> str:
+    session = _session(ticket)
+    if session is None:
+        return ""
+    with transaction.atomic():
+        request = (
+            QbdRequest.objects.select_for_update(skip_locked=True)
+            .filter(connection=session.connection, state__in=PENDING)
+            .order_by("-state", "id")  # "sent" (lost answers) before "queued"
+            .first()
+        )
+        if request is None:
+            QbdSession.objects.filter(pk=session.pk).update(last_error="Nothing to send.")
+            return ""
+        if request.state == QbdRequest.State.SENT and request.kind == QbdRequest.Kind.JOURNAL_ENTRY_ADD:
+            # Its answer was lost: QuickBooks may hold the entry. Ask before sending it again.
+            request.state, request.status_message = QbdRequest.State.FAILED, "Answer lost; looked up by RefNumber."
+            request.save(update_fields=["state", "status_message"])
+            request_id = _request_id()
+            request = QbdRequest.objects.create(
+                connection=session.connection,
+                run=request.run,
+                outbox=request.outbox,
+                kind=QbdRequest.Kind.JOURNAL_ENTRY_QUERY,
+                request_id=request_id,
+                ref_number=request.ref_number,
+                qbxml=journal_entry_query(request.ref_number, request_id),
+            )
+        request.state, request.ticket, request.sent_at = QbdRequest.State.SENT, ticket, timezone.now()
+        request.attempts += 1
+        request.save(update_fields=["state", "ticket", "sent_at", "attempts"])
+        QbdSession.objects.filter(pk=session.pk).update(sent=F("sent") + 1, company_file=company_file[:500])
+        if request.run_id:
+            SyncRun.objects.filter(pk=request.run_id, status=SyncRun.Status.QUEUED).update(
+                status=SyncRun.Status.RUNNING, started_at=timezone.now()
+            )
+        return request.qbxml
+
+
+def receive_response_xml(ticket: str, response: str, hresult: str, message: str) -> int:
+    session = _session(ticket)
+    if session is None:
+        return -1
+    if hresult:
+        # QuickBooks could not run the request: it stays "sent", to be looked up before any resend.
+        QbdSession.objects.filter(pk=session.pk).update(last_error=f"QuickBooks error {hresult}: {message}"[:2000])
+        return -1
+    try:
+        answers = parse_response(response)
+    except Exception as exc:  # noqa: BLE001 - ProviderError or anything the parser raises: reported, nothing written
+        QbdSession.objects.filter(pk=session.pk).update(last_error=str(exc)[:2000])
+        return -1
+    for answer in answers:
+        _apply(session, answer)
+    for run_id in {
+        r for r in QbdRequest.objects.filter(ticket=ticket, kind__in=ADD_KINDS).values_list("run_id", flat=True).distinct() if r
+    }:
+        _finish_push_if_done(run_id)
+    QbdSession.objects.filter(pk=session.pk).update(answered=F("answered") + 1)
+    session.refresh_from_db()
+    remaining = QbdRequest.objects.filter(connection=session.connection, state__in=PENDING).count()
+    if remaining == 0:
+        return 100
+    return min(99, int(100 * session.answered / (session.answered + remaining)))
+
+
+def _apply(session: QbdSession, answer) -> None:
+    from .services import _entry_from_payload, _PushEngine, _run_finish, accounts_store, closed_date_store
+
+    with transaction.atomic():
+        request = (
+            QbdRequest.objects.select_for_update(of=("self",))
+            .select_related("run", "outbox")
+            .filter(connection=session.connection, request_id=answer.request_id, state=QbdRequest.State.SENT)
+            .first()
+        )
+        if request is None:
+            QbdSession.objects.filter(pk=session.pk).update(
+                last_error=f"Unexpected answer {answer.request_id or '(no requestID)'}."
+            )
+            return
+        request.state, request.answered_at = QbdRequest.State.DONE, timezone.now()
+        request.status_code, request.status_message = answer.status_code, answer.message[:2000]
+        request.save(update_fields=["state", "answered_at", "status_code", "status_message"])
+        run = request.run
+        if request.kind in (QbdRequest.Kind.JOURNAL_ENTRY_ADD, QbdRequest.Kind.JOURNAL_ENTRY_QUERY):
+            row = request.outbox
+            if request.kind == QbdRequest.Kind.JOURNAL_ENTRY_QUERY and answer.no_match:
+                # Not in QuickBooks: the lost request never ran there. Send it again.
+                request_id = _request_id()
+                QbdRequest.objects.create(
+                    connection=session.connection,
+                    run=run,
+                    outbox=row,
+                    kind=QbdRequest.Kind.JOURNAL_ENTRY_ADD,
+                    request_id=request_id,
+                    ref_number=request.ref_number,
+                    qbxml=journal_entry_add(_entry_from_payload(row.entry_id, row.payload), request_id),
+                )
+                return
+            ret = answer.element.find("JournalEntryRet")
+            if answer.ok and ret is not None:
+                outcome = PushOutcome(
+                    row.entry_id, external_id=ret.findtext("TxnID") or "", external_version=ret.findtext("EditSequence") or ""
+                )
+            elif answer.status_code in CLOSED_CODES or "closing date" in answer.message.lower():
+                outcome = PushOutcome(row.entry_id, error=ClosedPeriodRejected(f"QuickBooks Desktop: {answer.message}"))
+            else:
+                outcome = PushOutcome(
+                    row.entry_id,
+                    error=EntryRejected(f"QuickBooks Desktop refused JE-{row.entry_id} ({answer.status_code}): {answer.message}"),
+                )
+            _PushEngine(run, sleep=lambda s: None)._record([row], [outcome], attempts=request.attempts)
+            return
+        if not answer.ok:
+            _run_finish(run, error=f"QuickBooks Desktop refused {answer.tag} ({answer.status_code}): {answer.message}")
+            return
+        if request.kind == QbdRequest.Kind.ACCOUNT_QUERY:
+            accounts_store(connection=session.connection, remote=accounts_from(answer), actor=None)
+            SyncRun.objects.filter(pk=run.pk).update(done=1, requests=request.attempts)
+            _run_finish(run)
+        elif request.kind == QbdRequest.Kind.PREFERENCES_QUERY:
+            closing = closing_date_from(answer)
+            detail = {"source": "PreferencesRet/AccountingPreferences/ClosingDate", "connector": session.client_version}
+            closed_date_store(connection=session.connection, run=run, dates=[ClosedDate(closing, detail=detail)], actor=None)
+
+
+def _finish_push_if_done(run_id: int) -> None:
+    from .services import _run_finish
+
+    run = SyncRun.objects.get(pk=run_id)
+    if run.kind == SyncRun.Kind.PUSH and not run.is_finished:
+        if not OutboxEntry.objects.filter(run=run, state=OutboxEntry.State.PENDING).exists():
+            _run_finish(run)
+
+
+def get_last_error(ticket: str) -> str:
+    session = QbdSession.objects.filter(ticket=ticket).first() if ticket else None
+    if session is None:
+        return "Unknown ticket: the Web Connector must sign in again (authenticate)."
+    return session.last_error or "NoOp"
+
+
+def connection_error(ticket: str, hresult: str, message: str) -> str:
+    session = _session(ticket)
+    if session is None:
+        return "done"
+    QbdSession.objects.filter(pk=session.pk).update(last_error=f"Connection error {hresult}: {message}"[:2000])
+    return "done"
+
+
+def close_connection(ticket: str) -> str:
+    session = _session(ticket)
+    if session is None:
+        return "Unknown ticket."
+    QbdSession.objects.filter(pk=session.pk).update(closed_at=timezone.now())
+    return "OK"
+
+
+# ---------------------------------------------------------------- SOAP
+
+
+def _fault(message: str) -> tuple[int, bytes]:
+    envelope = ET.Element(f"{{{SOAP_NS}}}Envelope")
+    fault = ET.SubElement(ET.SubElement(envelope, f"{{{SOAP_NS}}}Body"), f"{{{SOAP_NS}}}Fault")
+    ET.SubElement(fault, "faultcode").text = "soap:Client"
+    ET.SubElement(fault, "faultstring").text = message
+    return 500, b'<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(envelope)
+
+
+def _answer(method: str, result) -> tuple[int, bytes]:
+    ET.register_namespace("soap", SOAP_NS)
+    envelope = ET.Element(f"{{{SOAP_NS}}}Envelope")
+    body = ET.SubElement(envelope, f"{{{SOAP_NS}}}Body")
+    response = ET.SubElement(body, f"{{{NS}}}{method}Response")
+    node = ET.SubElement(response, f"{{{NS}}}{method}Result")
+    if isinstance(result, list):
+        for value in result:
+            ET.SubElement(node, f"{{{NS}}}string").text = value
+    else:
+        node.text = str(result)
+    return 200, b'<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(envelope)
+
+
+def soap_handle(body: bytes, *, client: str = "") -> tuple[int, bytes]:
+    """One SOAP 1.1 call of the Web Connector: (HTTP status, response envelope)."""
+    try:
+        root = SafeET.fromstring(body)
+    except DefusedXmlException:
+        return _fault("The request holds XML constructs that are not accepted (entities, DTD).")
+    except (SafeET.ParseError, ValueError):
+        return _fault("The request is not well-formed XML.")
+    call = root.find(f"{{{SOAP_NS}}}Body/*") if root.tag == f"{{{SOAP_NS}}}Envelope" else None
+    if call is None or not call.tag.startswith(f"{{{NS}}}"):
+        return _fault(f"Expected a SOAP 1.1 envelope with a call in the {NS} namespace.")
+    method = call.tag[len(NS) + 2 :]
+    args = {child.tag.rsplit("}", 1)[-1]: (child.text or "") for child in call}
+    ticket = args.get("ticket", "")
+    if method == "serverVersion":
+        return _answer(method, SERVER_VERSION)
+    if method == "clientVersion":
+        return _answer(method, client_version(args.get("strVersion", ""), client=client))
+    if method == "authenticate":
+        return _answer(method, authenticate(args.get("strUserName", ""), args.get("strPassword", ""), client=client))
+    if method == "sendRequestXML":
+        return _answer(method, send_request_xml(ticket, args.get("strCompanyFileName", "")))
+    if method == "receiveResponseXML":
+        return _answer(
+            method, receive_response_xml(ticket, args.get("response", ""), args.get("hresult", ""), args.get("message", ""))
+        )
+    if method == "getLastError":
+        return _answer(method, get_last_error(ticket))
+    if method == "connectionError":
+        return _answer(method, connection_error(ticket, args.get("hresult", ""), args.get("message", "")))
+    if method == "closeConnection":
+        return _answer(method, close_connection(ticket))
+    return _fault(f"Unknown Web Connector method “{method}”.")
+
+
+__all__ = [
+    "accounts_queue",
+    "closed_date_queue",
+    "connection_connect_qbd",
+    "push_queue",
+    "qwc_file",
+    "soap_handle",
+]

@@ -227,6 +227,7 @@ def entity_closed_date_set(
     before = entity.manual_closed_date
     entity.manual_closed_date = closed_through
     entity.save(update_fields=["manual_closed_date", "updated_at"])
+    entity_date_to_ledger(connection=connection, entity=entity, actor=actor)
     audit_record(
         company=connection.company_id,
         actor=actor,
@@ -236,6 +237,24 @@ def entity_closed_date_set(
         after={"entity": entity.external_id, "manual_closed_date": closed_through.isoformat() if closed_through else None},
     )
     return entity
+
+
+def entity_date_to_ledger(*, connection: Connection, entity: ConnectionEntity, actor: AbstractBaseUser | None = None) -> None:
+    """Hand an entity's applied closed date to the ledger's per-entity books-closed date (BC9), so
+    documents posted in closebooks for that entity are checked against it too. Pull semantics
+    (BC8): a later date moves the entity's date forward; an earlier one never reopens days."""
+    from ledger.services import books_closed_date_pull, ledger_entity_ensure
+
+    if entity.closed_through is None:
+        return
+    ledger_entity = ledger_entity_ensure(company=connection.company, key=entity.external_id, name=entity.name, actor=actor)
+    books_closed_date_pull(
+        company=connection.company,
+        pulled_date=entity.closed_through,
+        source=f"{connection.get_provider_display()}: {entity.closed_source}"[:60],
+        entity=ledger_entity,
+        actor=actor,
+    )
 
 
 def entity_closed_refusal(*, entity: ConnectionEntity | None, entry_date: date) -> str:
@@ -496,6 +515,7 @@ def _entity_dates_store(conn: Connection, dates: list[ClosedDate]) -> dict:
         if closed.closed_through is not None and closed.closed_through != entity.api_closed_date:
             entity.api_closed_date = closed.closed_through
             entity.save(update_fields=["api_closed_date", "updated_at"])
+        entity_date_to_ledger(connection=conn, entity=entity)
         shown[entity.external_id] = {
             "closed_through": entity.closed_through.isoformat() if entity.closed_through else None,
             "source": entity.closed_source,
@@ -976,6 +996,7 @@ class _PushEngine:
                     Q(rejected_through__isnull=True) | Q(rejected_through__lt=latest)
                 ).update(rejected_through=latest, updated_at=now)
                 self.entity.refresh_from_db()
+                entity_date_to_ledger(connection=self.entity.connection, entity=self.entity)
             SyncRun.objects.filter(pk=self.run.pk).update(
                 done=F("done") + len(ok), failed=F("failed") + len(failed), requests=F("requests") + attempts, heartbeat_at=now
             )

@@ -213,6 +213,29 @@ def test_bc9_two_entities_with_different_closed_dates_each_accept_and_refuse_the
     )
     assert len(fake_intacct.requests) == requests
 
+    # The ledger holds each entity's own date too, so closebooks' own postings obey it (BC9).
+    from ledger.exceptions import BooksClosedError
+    from ledger.models import Account
+    from ledger.services import LineInput, books_closed_update, journal_entry_create, ledger_entity_get
+
+    books_closed_update(company=company, actor=None, enabled=True)  # the company's switch (BC1)
+    dr, cr = Account.objects.get(company=company, code="6100"), Account.objects.get(company=company, code="1000")
+
+    def post(entity_key, day):
+        return journal_entry_create(
+            company=company,
+            entry_date=day,
+            actor=None,
+            entity=ledger_entity_get(company=company, key=entity_key),
+            lines=[LineInput(dr, debit="1.00"), LineInput(cr, credit="1.00")],
+        )
+
+    with pytest.raises(BooksClosedError):
+        post("100", date(2026, 1, 10))  # East: closed through January 31, entered in closebooks
+    post("200", date(2026, 1, 10))  # West: open in January
+    with pytest.raises(BooksClosedError):
+        post("200", date(2025, 12, 10))  # West: closed through December 20, learned from the refusal
+
 
 def test_closed_date_pull_says_intacct_has_no_api_date_and_shows_each_entity(db, company, fake_intacct):
     conn = connect_intacct(company, fake_intacct)

@@ -13,6 +13,8 @@ DEMO_QBO := QBO_AUTHORIZE_URL=$(FAKE_QBO)/oauth2/authorize QBO_TOKEN_URL=$(FAKE_
 # The test suite always runs against PostgreSQL and Redis on this machine.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/closebooks
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
+# Both cores; one test file per worker, so a file's worker and fake-vendor fixtures stay together.
+PYTEST_ARGS       ?= -n 2 --dist loadfile
 
 .PHONY: run test lint services chromium install install-test migrate clean
 

@@ -54,6 +54,7 @@ from .documents import (  # noqa: E402
     payment_unapplied,
     payment_update,
     posting_accounts_get,
+    posting_accounts_set,
     refund_create,
 )
 
@@ -78,5 +79,6 @@ __all__ += [
     "payment_unapplied",
     "payment_update",
     "posting_accounts_get",
+    "posting_accounts_set",
     "refund_create",
 ]

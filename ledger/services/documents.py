@@ -86,6 +86,32 @@ def posting_accounts_get(*, company: Company) -> PostingAccounts:
         return posting
 
 
+@transaction.atomic
+def posting_accounts_set(*, company: Company, actor: AbstractBaseUser | None, **accounts: Account) -> PostingAccounts:
+    """Choose the accounts ``company``'s documents post to (every role of STANDARD_ACCOUNTS),
+    instead of the standard ones created on first use."""
+    missing = set(STANDARD_ACCOUNTS) - set(accounts)
+    if missing:
+        raise LedgerError(f"Choose an account for: {', '.join(sorted(missing))}.")
+    for role, account in accounts.items():
+        if role not in STANDARD_ACCOUNTS:
+            raise LedgerError(f"“{role}” is not a posting role.")
+        if account.company_id != company.pk:
+            raise LedgerError(f"Account {account} belongs to another company.", field=role)
+    existing = PostingAccounts.objects.select_for_update().filter(company=company).first()
+    before = {role: getattr(existing, role).code for role in STANDARD_ACCOUNTS} if existing else None
+    posting, _ = PostingAccounts.objects.update_or_create(company=company, defaults=accounts)
+    audit_record(
+        company=company,
+        actor=actor,
+        action="posting_accounts.set",
+        subject=posting,
+        before=before,
+        after={role: account.code for role, account in accounts.items()},
+    )
+    return posting
+
+
 # ---------------------------------------------------------------- documents
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from ledger.models import Account, BooksClosedSetting, Role
 from tests.factories import PASSWORD, AccountFactory, CompanyFactory, CustomerFactory, member
+from tests.navigation import go
 
 
 @pytest.mark.browser
@@ -27,8 +28,8 @@ def test_enable_set_date_refused_invoice_reopen_with_reason(live_server, page, t
     page.click("text=Harbor Coffee Roasters")
 
     # Settings → Preferences → Accounting → Edit
-    page.click("nav.company-nav >> text=Settings")
-    page.wait_for_selector("text=Accounting preferences")
+    go(page, "Settings", "Accounting")
+    page.wait_for_selector("h1:text-is('Accounting preferences')")
     assert page.inner_text("#bc-enabled") == "No"
     page.click("a[aria-label=Edit]")
     page.wait_for_selector("#books-closed-form")
@@ -41,7 +42,7 @@ def test_enable_set_date_refused_invoice_reopen_with_reason(live_server, page, t
     page.screenshot(path=str(artifacts / "books-closed-set.png"), full_page=True)
 
     # An invoice dated in the closed period is refused, with the dates in the message.
-    page.click("nav.company-nav >> text=Invoices")
+    go(page, "Receivables", "Invoices")
     page.click("text=New invoice")
     page.fill("#id_number", "INV-1001")
     page.select_option("#id_party", label="Blue Door Cafe")
@@ -55,7 +56,7 @@ def test_enable_set_date_refused_invoice_reopen_with_reason(live_server, page, t
     page.screenshot(path=str(artifacts / "books-closed-refused-invoice.png"), full_page=True)
 
     # Reopen: moving the date earlier needs a reason.
-    page.click("nav.company-nav >> text=Settings")
+    go(page, "Settings", "Accounting")
     page.click("a[aria-label=Edit]")
     page.wait_for_selector("#books-closed-form")
     page.fill("#id_closed_date", (inside - timedelta(days=1)).isoformat())
@@ -71,7 +72,7 @@ def test_enable_set_date_refused_invoice_reopen_with_reason(live_server, page, t
     assert BooksClosedSetting.objects.get(company=company).closed_date == inside - timedelta(days=1)
 
     # The same invoice now goes in.
-    page.click("nav.company-nav >> text=Invoices")
+    go(page, "Receivables", "Invoices")
     page.click("text=New invoice")
     page.fill("#id_number", "INV-1001")
     page.select_option("#id_party", label="Blue Door Cafe")

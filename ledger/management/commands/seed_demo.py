@@ -41,6 +41,7 @@ CHART = [
     ("2310", "Payroll Tax Payable", "liability", False),
     ("2400", "Unearned Revenue", "liability", False),
     ("2410", "Customer Deposits", "liability", True),
+    ("2420", "Customer Credits", "liability", False),
     ("2500", "Line of Credit", "liability", False),
     ("2700", "Long-term Loan", "liability", False),
     ("3000", "Owner's Equity", "equity", False),
@@ -78,11 +79,25 @@ CHART = [
     ("6800", "Interest Expense", "expense", False),
     ("6900", "Miscellaneous Expense", "expense", False),
     ("6950", "Balancing Discrepancies", "expense", False),
+    ("6960", "Customer Credits Given", "expense", False),
+    ("1320", "Vendor Prepayments", "asset", False),
+    ("1330", "Vendor Credits Receivable", "asset", False),
     # Opened in closebooks this year and not yet in the accounting system's chart: entries that
     # use them are the demo's "unmapped" flags for the close wizard (PC2).
     ("1990", "Crypto Clearing", "asset", False),
     ("6990", "Crypto Fees", "expense", False),
 ]
+POSTING_ACCOUNTS = {
+    "cash": "1000",
+    "receivable": "1100",
+    "vendor_prepayments": "1320",
+    "vendor_credits": "1330",
+    "payable": "2000",
+    "tax": "2300",
+    "customer_deposits": "2410",
+    "customer_credits": "2420",
+    "credits_expense": "6960",
+}
 BLOCKED = {"1050"}  # petty cash retired this year: no new postings (LR2)
 
 CUSTOMERS = [
@@ -181,6 +196,13 @@ class Command(BaseCommand):
             count += self._month(company, admin, accounts, rng, month, today, per_month)
             month = (month + timedelta(days=32)).replace(day=1)
         self._flagged(company, admin, accounts, today)
+        # The demo's documents post to its own chart (which the accounting system knows), not to
+        # the standard accounts a company without a choice gets.
+        services.posting_accounts_set(
+            company=company,
+            actor=admin,
+            **{role: accounts[code] for role, code in POSTING_ACCOUNTS.items()},
+        )
         invoices = seed_demo_ar(company=company, admin=admin, rng=rng, first_month=first_month, today=today)
         self.stdout.write(f"Created {invoices} invoices with their payments and credits.")
         for code in BLOCKED:

@@ -37,13 +37,12 @@ class Command(BaseCommand):
         parser.add_argument("--provider", choices=sorted([*FAKES, "qbd"]), default="qbo")
         parser.add_argument("--entries", type=int, default=10000)
         parser.add_argument("--limits", choices=["on", "off"], default="off")
-        parser.add_argument("--keep", action="store_true", help="keep the bench company afterwards")
 
-    def handle(self, *args, provider, entries, limits, keep, **options):
+    def handle(self, *args, provider, entries, limits, **options):
         if not settings.REDIS_URL or settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
             raise CommandError("bench_sync needs DATABASE_URL (PostgreSQL) and REDIS_URL: the worker is a separate process.")
         if provider == "qbd":
-            self.stdout.write(json.dumps(self._qbd(entries, keep)))
+            self.stdout.write(json.dumps(self._qbd(entries)))
             return
         limits_on = limits == "on"
         fake = FAKES[provider](limits=limits_on).start()
@@ -87,58 +86,48 @@ class Command(BaseCommand):
         finally:
             worker.stop()
             fake.stop()
-            if company is not None and not keep:
-                self._drop(company)
         self.stdout.write(json.dumps(result))
 
-    def _qbd(self, entries: int, keep: bool) -> dict:
+    def _qbd(self, entries: int) -> dict:
         """QuickBooks Desktop: no worker and no vendor URL. A fake Web Connector polls closebooks' SOAP
         handler in this process, one qbXML request per sendRequestXML/receiveResponseXML round trip."""
         from integrations import qbd
         from integrations.fakes.qbd import FakeQuickBooksDesktop
 
-        company = None
-        try:
-            wc = None
-            with transaction.atomic():
-                company = Company.objects.create(name="Bench qbd", slug=f"bench-{uuid.uuid4().hex[:8]}")
-            conn, password = qbd.connection_connect_qbd(company=company, actor=None)
-            wc = FakeQuickBooksDesktop(
-                lambda body, action: qbd.soap_handle(body, client="bench")[1], username=conn.tenant_id, password=password
-            )
-            self._load(company, wc.chart, entries)
-            services.accounts_pull(connection=conn, actor=None)
+        with transaction.atomic():
+            company = Company.objects.create(name="Bench qbd", slug=f"bench-{uuid.uuid4().hex[:8]}")
+        conn, password = qbd.connection_connect_qbd(company=company, actor=None)
+        wc = FakeQuickBooksDesktop(
+            lambda body, action: qbd.soap_handle(body, client="bench")[1], username=conn.tenant_id, password=password
+        )
+        self._load(company, wc.chart, entries)
+        services.accounts_pull(connection=conn, actor=None)
+        wc.poll()
+        rows = selectors.mapping_rows(conn)
+        services.mappings_save(connection=conn, choices={r.account.pk: r.suggestion.pk for r in rows if r.suggestion}, actor=None)
+        self.stderr.write(f"{entries} entries loaded; the fake Web Connector polls...")
+        started = time.perf_counter()
+        run = services.sync_run_start(company=company, actor=None)
+        polls = 0
+        while not run.is_finished and polls < 1000:
             wc.poll()
-            rows = selectors.mapping_rows(conn)
-            services.mappings_save(
-                connection=conn, choices={r.account.pk: r.suggestion.pk for r in rows if r.suggestion}, actor=None
-            )
-            self.stderr.write(f"{entries} entries loaded; the fake Web Connector polls...")
-            started = time.perf_counter()
-            run = services.sync_run_start(company=company, actor=None)
-            polls = 0
-            while not run.is_finished and polls < 1000:
-                wc.poll()
-                polls += 1
-                run.refresh_from_db()
-            seconds = time.perf_counter() - started
-            held = wc.entries_by_local()
-            ids = set(JournalEntry.objects.filter(company=company).values_list("pk", flat=True))
-            return {
-                "provider": "qbd",
-                "entries": entries,
-                "seconds": round(seconds, 2),
-                "entries_per_s": round(entries / seconds, 1),
-                "requests": sum(1 for c in wc.calls if c == "sendRequestXML"),
-                "polls": polls,
-                "duplicates": sum(n - 1 for n in held.values() if n > 1),
-                "missing": len(ids - set(held)),
-                "limits": "none documented",
-                "run_status": run.status,
-            }
-        finally:
-            if company is not None and not keep:
-                self._drop(company)
+            polls += 1
+            run.refresh_from_db()
+        seconds = time.perf_counter() - started
+        held = wc.entries_by_local()
+        ids = set(JournalEntry.objects.filter(company=company).values_list("pk", flat=True))
+        return {
+            "provider": "qbd",
+            "entries": entries,
+            "seconds": round(seconds, 2),
+            "entries_per_s": round(entries / seconds, 1),
+            "requests": sum(1 for c in wc.calls if c == "sendRequestXML"),
+            "polls": polls,
+            "duplicates": sum(n - 1 for n in held.values() if n > 1),
+            "missing": len(ids - set(held)),
+            "limits": "none documented",
+            "run_status": run.status,
+        }
 
     @staticmethod
     def _bound_seconds(provider: str, requests: int) -> float:
@@ -240,9 +229,3 @@ class Command(BaseCommand):
         rows = selectors.mapping_rows(conn)
         services.mappings_save(connection=conn, choices={r.account.pk: r.suggestion.pk for r in rows if r.suggestion}, actor=None)
         return conn
-
-    @staticmethod
-    def _drop(company: Company) -> None:
-        with transaction.atomic():
-            JournalLine.objects.filter(company=company).delete()
-            company.delete()

@@ -447,27 +447,30 @@ def document_void(request, slug, pk):
     return _document_redirect(document)
 
 
+def _apply_from_form(request, form, apply, label: str) -> None:
+    """Apply a credit or payment to the target chosen on an ApplyForm through ``apply`` (the
+    service), and say what happened: the form's errors, the service's refusal, or success."""
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return
+    data = {key: form.cleaned_data[key] for key in ("target", "amount", "applied_on")}
+    try:
+        apply(**data)
+    except LedgerError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{label} applied to {data['target']}.")
+
+
 @login_required
 @require_POST
 def document_apply(request, slug, pk):
     company = selectors.company_get_for_user(request.user, slug, roles.POST)
     document = selectors.document_get(company, pk)
     form = ApplyForm(request.POST, targets=_apply_targets(company, document))
-    if form.is_valid():
-        try:
-            services.credit_apply(
-                credit=document,
-                target=form.cleaned_data["target"],
-                amount=form.cleaned_data["amount"],
-                applied_on=form.cleaned_data["applied_on"],
-                actor=request.user,
-            )
-        except LedgerError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, f"{document} applied to {form.cleaned_data['target']}.")
-    else:
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    _apply_from_form(
+        request, form, lambda **data: services.credit_apply(credit=document, actor=request.user, **data), f"{document}"
+    )
     return _document_redirect(document)
 
 
@@ -597,21 +600,9 @@ def payment_apply(request, slug, pk):
     company = selectors.company_get_for_user(request.user, slug, roles.POST)
     payment = selectors.payment_get(company, pk)
     form = ApplyForm(request.POST, targets=_apply_targets(company, payment))
-    if form.is_valid():
-        try:
-            services.payment_apply(
-                payment=payment,
-                target=form.cleaned_data["target"],
-                amount=form.cleaned_data["amount"],
-                applied_on=form.cleaned_data["applied_on"],
-                actor=request.user,
-            )
-        except LedgerError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, f"Payment applied to {form.cleaned_data['target']}.")
-    else:
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    _apply_from_form(
+        request, form, lambda **data: services.payment_apply(payment=payment, actor=request.user, **data), "Payment"
+    )
     return redirect("ledger:payment", slug=company.slug, pk=pk)
 
 
@@ -685,19 +676,7 @@ def customer_credit_apply(request, slug, pk):
         company=company, kind=Document.Kind.INVOICE, status=Document.Status.OPEN, customer=credit.customer
     )
     form = ApplyForm(request.POST, targets=targets)
-    if form.is_valid():
-        try:
-            services.customer_credit_apply(
-                credit=credit,
-                target=form.cleaned_data["target"],
-                amount=form.cleaned_data["amount"],
-                applied_on=form.cleaned_data["applied_on"],
-                actor=request.user,
-            )
-        except LedgerError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, f"Credit applied to {form.cleaned_data['target']}.")
-    else:
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    _apply_from_form(
+        request, form, lambda **data: services.customer_credit_apply(credit=credit, actor=request.user, **data), "Credit"
+    )
     return redirect("ledger:customer_credits", slug=company.slug)

@@ -7,12 +7,19 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from hypothesis import settings as hypothesis_settings
 
 from tests import factories
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM calls from the same
 # test are still synchronous and safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+# Property tests explore new cases on a developer's machine; CI (CI=true) replays a fixed set, so a red
+# CI run is reproducible and never depends on the luck of the draw.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI") == "true":
+    hypothesis_settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"

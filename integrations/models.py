@@ -271,6 +271,7 @@ class InboundRecord(models.Model):
     class State(models.TextChoices):
         IMPORTED = "imported", "Imported"
         REJECTED = "rejected", "Rejected"
+        WAITING = "waiting", "Waiting for a mapping"
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="inbound")
     kind = models.CharField(max_length=20)
@@ -281,6 +282,11 @@ class InboundRecord(models.Model):
     reason = models.TextField(blank=True)
     run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     pulled_at = models.DateTimeField()
+    payload = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The transaction as pulled, kept while it waits for a mapping; posted from it once mapped.",
+    )
 
     class Meta:
         ordering = ["-pulled_at", "-id"]
@@ -288,6 +294,28 @@ class InboundRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.number or self.external_id} [{self.state}]"
+
+
+class ExternalItem(models.Model):
+    """An item of the vendor's item list (QuickBooks Desktop ``ItemQueryRq``) and the income account
+    it posts sales to: an inbound invoice line names the item, the item names the account."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="external_items")
+    external_id = models.CharField(max_length=100)
+    name = models.CharField(max_length=300, blank=True)
+    type = models.CharField(max_length=60, blank=True)
+    income_account_id = models.CharField(
+        max_length=100, blank=True, help_text="The external income account (ListID); blank: none."
+    )
+    active = models.BooleanField(default=True)
+    pulled_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["connection", "external_id"], name="external_item_unique")]
+
+    def __str__(self) -> str:
+        return self.name or self.external_id
 
 
 class QbdRequest(models.Model):
@@ -301,6 +329,9 @@ class QbdRequest(models.Model):
         JOURNAL_ENTRY_QUERY = "journal_entry_query", "JournalEntryQueryRq (lost answer check)"
         ACCOUNT_QUERY = "account_query", "AccountQueryRq"
         PREFERENCES_QUERY = "preferences_query", "PreferencesQueryRq (ClosingDate)"
+        ITEM_QUERY = "item_query", "ItemQueryRq (item → income account)"
+        INBOUND_JOURNAL_QUERY = "inbound_journal_query", "JournalEntryQueryRq (inbound)"
+        INVOICE_QUERY = "invoice_query", "InvoiceQueryRq (inbound)"
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued for the next poll"
@@ -351,3 +382,15 @@ class QbdSession(models.Model):
 
     def __str__(self) -> str:
         return f"Web Connector session {self.ticket[:8]}… ({self.answered} answered)"
+
+
+class QbdClientVersion(models.Model):
+    """The version a Web Connector reported in ``clientVersion``, kept in the database until its
+    ``authenticate`` (the next call, possibly served by another web process) reads it."""
+
+    client = models.CharField(max_length=100, unique=True, help_text="The Web Connector's address.")
+    version = models.CharField(max_length=50, blank=True)
+    reported_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.client}: {self.version}"

@@ -1,16 +1,18 @@
 """A fake Sage Intacct XML gateway (integration-apis.md §3): sender credentials in ``<control>``,
-``getAPISession`` from a user login, ``readByQuery``/``readMore`` paging, ``create`` of ``GLBATCH``
+``getAPISession`` from a user login, ``readByQuery``/``readMore`` paging (GLACCOUNT, LOCATIONENTITY, and
+GLBATCH/GLENTRY with the query clauses the inbound pull uses), ``create`` of ``GLBATCH``
 (TR_TYPE 1/-1, positive amounts, m/d/Y dates, balanced, at least two lines), ``uniqueid=true``
 replaying a function whose controlid it has already executed, entities (locations) each closed
 through its own date with Intacct's "Periods are closed" text, and every error in an HTTP 200 body."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 import xml.etree.ElementTree as ET  # noqa: S405 - builds answers; requests are parsed with defusedxml
 from collections import Counter
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
 from defusedxml import ElementTree as SafeET
@@ -61,6 +63,34 @@ class FakeSageIntacct(FakeVendor):
     def entries_by_local(self) -> Counter:
         with self.lock:
             return Counter(int(b["REFERENCENO"][3:]) for b in self.batches.values() if b["REFERENCENO"].startswith("JE-"))
+
+    def add_batch(self, *, when: date, lines: list[tuple[str, str, str, str]], title: str = "Made in Sage Intacct") -> str:
+        """A journal entry (GLBATCH) made by someone in Sage Intacct, for the inbound pull: ``lines``
+        as (account number, "debit"|"credit", amount, location id or "")."""
+        with self.lock:
+            record = str(self.next_record)
+            self.next_record += 1
+            self.batches[record] = {
+                "RECORDNO": record,
+                "BATCHNO": str(int(record) - 4000),
+                "BATCH_DATE": when,
+                "BATCH_TITLE": title,
+                "REFERENCENO": "",
+                "STATE": "Posted",
+                "WHENMODIFIED": datetime.now(UTC),
+                "locations": sorted({loc for *_, loc in lines if loc}),
+                "entries": [
+                    {
+                        "ACCOUNTNO": a,
+                        "TR_TYPE": "1" if side == "debit" else "-1",
+                        "TRX_AMOUNT": amount,
+                        "LOCATION": loc,
+                        "DESCRIPTION": "",
+                    }
+                    for a, side, amount, loc in lines
+                ],
+            }
+            return record
 
     def expire_access_tokens(self) -> None:
         with self.lock:
@@ -230,9 +260,63 @@ class FakeSageIntacct(FakeVendor):
             return rows
         return None
 
+    def _batch_rows(self, obj: str, query: str) -> list[ET.Element] | str:
+        """GLBATCH and GLENTRY rows matching ``query`` (the clauses the Intacct query language
+        offers that the client uses, joined by AND), or the reason the query is refused."""
+        clauses = [c.strip() for c in re.split(r"\s+AND\s+", query.strip(), flags=re.IGNORECASE) if c.strip()]
+        batches = sorted(self.batches.values(), key=lambda b: int(b["RECORDNO"]))
+        for clause in clauses:
+            if m := re.fullmatch(r"STATE\s*=\s*'([A-Za-z]+)'", clause):
+                batches = [b for b in batches if b.get("STATE", "Posted") == m.group(1)]
+            elif m := re.fullmatch(r"WHENMODIFIED\s*>=?\s*'(\d\d/\d\d/\d{4} \d\d:\d\d:\d\d)'", clause):
+                since = datetime.strptime(m.group(1), "%m/%d/%Y %H:%M:%S").replace(tzinfo=UTC)
+                batches = [b for b in batches if b["WHENMODIFIED"].replace(microsecond=0) >= since]
+            elif m := re.fullmatch(r"BATCHNO\s+IN\s*\(([^)]*)\)", clause):
+                wanted = {v.strip().strip("'") for v in m.group(1).split(",")}
+                batches = [b for b in batches if b["RECORDNO"] in wanted]
+            else:
+                return f"Invalid query: {clause}"
+        rows = []
+        for b in batches:
+            if obj == "GLBATCH":
+                row = ET.Element("glbatch")
+                for tag, value in (
+                    ("RECORDNO", b["RECORDNO"]),
+                    ("BATCHNO", b.get("BATCHNO", b["RECORDNO"])),
+                    ("BATCH_DATE", b["BATCH_DATE"].strftime("%m/%d/%Y")),
+                    ("BATCH_TITLE", b.get("BATCH_TITLE", "")),
+                    ("JOURNAL", "GJ"),
+                    ("REFERENCENO", b["REFERENCENO"]),
+                    ("STATE", b.get("STATE", "Posted")),
+                    ("WHENMODIFIED", b["WHENMODIFIED"].strftime("%m/%d/%Y %H:%M:%S")),
+                ):
+                    ET.SubElement(row, tag).text = value
+                rows.append(row)
+                continue
+            for line_no, entry in enumerate(b["entries"], start=1):
+                row = ET.Element("glentry")
+                for tag, value in (
+                    ("RECORDNO", f"{b['RECORDNO']}{line_no:03d}"),
+                    ("BATCHNO", b["RECORDNO"]),
+                    ("LINE_NO", str(line_no)),
+                    ("ACCOUNTNO", entry["ACCOUNTNO"]),
+                    ("TR_TYPE", entry["TR_TYPE"]),
+                    ("TRX_AMOUNT", entry["TRX_AMOUNT"]),
+                    ("LOCATION", entry.get("LOCATION") or ""),
+                    ("DESCRIPTION", entry.get("DESCRIPTION") or ""),
+                ):
+                    ET.SubElement(row, tag).text = value
+                rows.append(row)
+        return rows
+
     def _read(self, call: ET.Element, controlid: str) -> ET.Element:
         obj = (call.findtext("object") or "").strip()
-        rows = self._rows(obj)
+        if obj in ("GLBATCH", "GLENTRY"):
+            rows = self._batch_rows(obj, call.findtext("query") or "")
+            if isinstance(rows, str):
+                return self._failure("readByQuery", controlid, "BL01001973", rows)
+        else:
+            rows = self._rows(obj)
         if rows is None:
             return self._failure("readByQuery", controlid, "BL01001973", f"Unknown object {obj}.")
         try:
@@ -316,10 +400,17 @@ class FakeSageIntacct(FakeVendor):
             self.next_record += 1
         self.batches[record] = {
             "RECORDNO": record,
+            "BATCHNO": str(int(record) - 4000),
             "BATCH_DATE": when,
+            "BATCH_TITLE": batch.findtext("BATCH_TITLE") or "",
             "REFERENCENO": batch.findtext("REFERENCENO") or "",
+            "STATE": batch.findtext("STATE") or "Posted",
+            "WHENMODIFIED": datetime.now(UTC),
             "locations": sorted(locations),
-            "lines": len(lines),
+            "entries": [
+                {tag: line.findtext(tag) or "" for tag in ("ACCOUNTNO", "TR_TYPE", "TRX_AMOUNT", "LOCATION", "DESCRIPTION")}
+                for line in lines
+            ],
         }
         result = self._result(name, controlid, ok=True)
         ET.SubElement(

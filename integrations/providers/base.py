@@ -129,18 +129,21 @@ class InboundLine:
     external_account_id: str = ""
     external_account_code: str = ""
     description: str = ""
+    # Or the vendor's item (QuickBooks Desktop invoice lines): the item's income account is the account.
+    external_item_id: str = ""
 
 
 @dataclass(frozen=True)
 class InboundTransaction:
     """An invoice, bill or payment made in the accounting system, as the journal lines it posts."""
 
-    kind: str  # invoice | bill | payment
+    kind: str  # invoice | bill | payment | journal
     external_id: str
     number: str
     txn_date: date
     memo: str
     lines: tuple[InboundLine, ...]
+    entity: str = ""  # the vendor's entity (Sage Intacct location) it belongs to, checked against its own date (BC9)
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,7 @@ class Provider(abc.ABC):
     # as (bucket, limit) pairs; every request counts against "calls", batch requests also against "batch".
     batch_size: int = 1
     quotas: tuple[tuple[str, int], ...] = ()
+    uses_pkce: bool = False  # True: the authorization-code flow carries a PKCE S256 challenge (RFC 7636)
     uses_oauth: bool = True  # False: connected with credentials typed on closebooks' page (Sage Intacct)
     multi_entity: bool = False  # True: the connection lists entities, each with its own closed date (BC9)
     # The lowest version of the vendor-side connector closed-date sync accepts (BC7); "" = any.

@@ -16,6 +16,7 @@ import json
 import uuid
 import xml.etree.ElementTree as ET  # noqa: S405 - builds requests only; answers are parsed with defusedxml
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 from defusedxml import ElementTree as SafeET
 
@@ -24,6 +25,7 @@ from .base import (
     ClosedPeriodRejected,
     ConnectionBroken,
     EntryRejected,
+    InboundLine,
     InboundTransaction,
     Provider,
     ProviderError,
@@ -42,6 +44,10 @@ PAGE = 1000
 SESSION_TTL = timedelta(minutes=30)  # Intacct extends the session on each call; refreshed on refusal anyway
 BAD_SIGN_IN = {"XL03000006"}
 CLOSED_TEXT = "periods are closed"
+BATCH_FIELDS = "RECORDNO,BATCHNO,BATCH_DATE,BATCH_TITLE,JOURNAL,REFERENCENO,STATE,WHENMODIFIED"
+ENTRY_FIELDS = "RECORDNO,BATCHNO,LINE_NO,ACCOUNTNO,TR_TYPE,TRX_AMOUNT,LOCATION,DESCRIPTION"
+BATCHES_PER_QUERY = 100  # GLENTRY lines are read for this many batches per query (then paged with readMore)
+ZERO = Decimal("0.00")
 
 
 def ia_date(value: date) -> str:
@@ -286,7 +292,54 @@ class SageIntacct(Provider):
         return [ClosedDate(None, entity="", detail=detail)] + [ClosedDate(None, entity=e, detail=detail) for e, _ in entities]
 
     def pull_inbound(self, *, since: datetime | None) -> list[InboundTransaction]:
-        return []
+        """Journal entries (GLBATCH, with their GLENTRY lines) posted in Sage Intacct and changed
+        since ``since``; each belongs to the entity (location) its lines name, whose own closed date
+        decides it (BC9). Batches closebooks pushed itself (REFERENCENO ``JE-…``) are not pulled back."""
+        query = "STATE = 'Posted'"
+        if since is not None:
+            query += f" AND WHENMODIFIED >= '{since.astimezone(UTC):%m/%d/%Y %H:%M:%S}'"
+        batches = [
+            b
+            for b in self._read_all("GLBATCH", BATCH_FIELDS, query)
+            if not (b.findtext("REFERENCENO") or "").strip().startswith("JE-")
+        ]
+        lines: dict[str, list[ET.Element]] = {}
+        records = [(b.findtext("RECORDNO") or "").strip() for b in batches]
+        for start in range(0, len(records), BATCHES_PER_QUERY):
+            chunk = ", ".join(f"'{r}'" for r in records[start : start + BATCHES_PER_QUERY])
+            for row in self._read_all("GLENTRY", ENTRY_FIELDS, f"BATCHNO IN ({chunk})"):
+                lines.setdefault((row.findtext("BATCHNO") or "").strip(), []).append(row)
+        found = []
+        for batch, record in zip(batches, records, strict=True):
+            try:
+                entries = lines.get(record, [])
+                inbound = []
+                for row in entries:
+                    amount = Decimal((row.findtext("TRX_AMOUNT") or "").strip())
+                    debit = (row.findtext("TR_TYPE") or "").strip() == "1"
+                    inbound.append(
+                        InboundLine(
+                            amount if debit else ZERO,
+                            ZERO if debit else amount,
+                            external_account_id=(row.findtext("ACCOUNTNO") or "").strip(),
+                            description=(row.findtext("DESCRIPTION") or "").strip(),
+                        )
+                    )
+                locations = sorted({(r.findtext("LOCATION") or "").strip() for r in entries} - {""})
+                found.append(
+                    InboundTransaction(
+                        kind="journal",
+                        external_id=record,
+                        number=f"{(batch.findtext('JOURNAL') or 'GJ').strip()}-{(batch.findtext('BATCHNO') or record).strip()}",
+                        txn_date=parse_ia_date(batch.findtext("BATCH_DATE") or ""),
+                        memo=(batch.findtext("BATCH_TITLE") or "").strip(),
+                        lines=tuple(inbound),
+                        entity="+".join(locations),
+                    )
+                )
+            except (ArithmeticError, ValueError):
+                raise UnexpectedResponse(f"Sage Intacct's GLBATCH {record} has a line without a valid amount or date.") from None
+        return found
 
     def remote_version(self) -> str:
         return "XML gateway dtdversion 3.0"

@@ -1,0 +1,126 @@
+"""Inbound transactions from Sage Intacct, NetSuite and QuickBooks Desktop (IN6) through the one
+inbound path QBO and Xero use: each transaction imported once whatever is pulled twice, the
+books-closed guard of the ledger deciding BC6 (per entity for Intacct, BC9; with QuickBooks
+Desktop's receivable-invoice exception), and every refusal a row on the run."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from integrations import services
+from integrations.fakes import FakeSageIntacct
+from integrations.models import InboundRecord, SyncRun
+from integrations.providers import ProviderConfig, SageIntacct
+from integrations.providers.intacct import parse_ia_date
+from ledger.models import JournalEntry
+from ledger.services import books_closed_update
+from tests.integrations.factories import post_entries
+from tests.integrations.intacct import connect_intacct
+
+pytestmark = pytest.mark.django_db
+D = Decimal
+
+
+def inbound_entries(company):
+    return JournalEntry.objects.filter(company=company, source=JournalEntry.Source.INBOUND_SYNC)
+
+
+def lines_of(entry):
+    return sorted((line.account.code, line.debit, line.credit) for line in entry.lines.all())
+
+
+def close_books(company, through=None, *, restrict_inbound=True):
+    books_closed_update(company=company, actor=None, enabled=True, restrict_inbound=restrict_inbound)
+    if through is not None:
+        books_closed_update(company=company, actor=None, closed_date=through)
+
+
+# ---------------------------------------------------------------- Sage Intacct
+
+
+@pytest.fixture
+def fake_intacct():
+    with FakeSageIntacct() as fake:
+        yield fake
+
+
+def test_intacct_contract_glbatch_and_glentry_are_read_through_read_by_query_and_read_more(fake_intacct):
+    """The client pages GLBATCH and GLENTRY with readMore and never pulls back what closebooks pushed."""
+    fake_intacct.page_max = 2
+    for day in range(1, 6):
+        fake_intacct.add_batch(
+            when=date(2026, 3, day), lines=[("6100", "debit", f"{day}0.00", "100"), ("1000", "credit", f"{day}0.00", "100")]
+        )
+    fake_intacct.batches["9999"] = {**fake_intacct.batches["4471"], "RECORDNO": "9999", "REFERENCENO": "JE-7"}  # pushed by us
+    provider = SageIntacct(
+        ProviderConfig(fake_intacct.client_id, fake_intacct.client_secret, "", "", fake_intacct.url),
+        tenant_id=fake_intacct.tenant_id,
+    )
+    provider.tokens = provider.sign_in(company_id=fake_intacct.tenant_id, user_id="ws_closebooks", password="ws-password")
+    txns = provider.pull_inbound(since=None)
+    assert [t.external_id for t in txns] == ["4471", "4472", "4473", "4474", "4475"]
+    first = txns[0]
+    assert first.kind == "journal" and first.entity == "100" and first.txn_date == date(2026, 3, 1)
+    assert [(x.external_account_id, x.debit, x.credit) for x in first.lines] == [("6100", D("10.00"), 0), ("1000", 0, D("10.00"))]
+    bodies = [r.body.decode() for r in fake_intacct.received("POST", "xmlgw")]
+    assert sum("<readMore>" in b for b in bodies) >= 2 + 4  # 6 batches and 10 lines, two a page
+    assert any("<object>GLBATCH</object>" in b and "STATE = 'Posted'" in b for b in bodies)
+    assert any("<object>GLENTRY</object>" in b and "BATCHNO IN (" in b for b in bodies)
+    assert parse_ia_date("03/01/2026") == date(2026, 3, 1)
+
+
+def test_intacct_bc9_each_batch_is_checked_against_its_own_entitys_closed_date(company, fake_intacct):
+    """BC6 + BC9: East is closed through January, West is open. A January batch of East is refused
+    (a row on the run), West's comes in, an unknown entity is a clear error; pulled twice, nothing twice."""
+    conn = connect_intacct(company, fake_intacct)
+    close_books(company)
+    services.entity_closed_date_set(connection=conn, external_id="100", closed_through=date(2026, 1, 31), actor=None)
+    east_jan = fake_intacct.add_batch(
+        when=date(2026, 1, 15), lines=[("6100", "debit", "80.00", "100"), ("1000", "credit", "80.00", "100")]
+    )
+    west_jan = fake_intacct.add_batch(
+        when=date(2026, 1, 15), lines=[("6100", "debit", "90.00", "200"), ("1000", "credit", "90.00", "200")]
+    )
+    east_feb = fake_intacct.add_batch(
+        when=date(2026, 2, 3), lines=[("6100", "debit", "70.00", "100"), ("1000", "credit", "70.00", "100")]
+    )
+    fake_intacct.entities["300"] = "North entity (new in Intacct)"
+    north = fake_intacct.add_batch(
+        when=date(2026, 2, 3), lines=[("6100", "debit", "5.00", "300"), ("1000", "credit", "5.00", "300")]
+    )
+
+    run = services.inbound_pull(connection=conn)
+    assert (run.done, run.failed, run.status) == (2, 2, SyncRun.Status.PARTIAL)
+    records = {r.external_id: r for r in InboundRecord.objects.filter(connection=conn)}
+    assert records[west_jan].state == records[east_feb].state == InboundRecord.State.IMPORTED
+    assert records[east_jan].state == InboundRecord.State.REJECTED and "closed through 2026-01-31" in records[east_jan].reason
+    assert records[north].state == InboundRecord.State.REJECTED
+    messages = [i.message for i in run.issues.all()]
+    assert any("Entity “300” does not belong" in m for m in messages)
+    west = records[west_jan].entry
+    assert west.entity.key == "200" and lines_of(west) == [("1000", 0, D("90.00")), ("6100", D("90.00"), 0)]
+
+    # Pulled again from the start: the imported ones are not doubled, the refused ones refused again.
+    conn.refresh_from_db()
+    conn.inbound_pulled_at = None
+    conn.save(update_fields=["inbound_pulled_at"])
+    again = services.inbound_pull(connection=conn)
+    assert (again.done, again.failed) == (0, 2) and inbound_entries(company).count() == 2
+
+    # Restrict-inbound off (BC6): the date no longer applies to inbound transactions.
+    books_closed_update(company=company, actor=None, restrict_inbound=False)
+    conn.inbound_pulled_at = None
+    conn.save(update_fields=["inbound_pulled_at"])
+    third = services.inbound_pull(connection=conn)
+    assert third.done == 1 and InboundRecord.objects.get(external_id=east_jan).state == InboundRecord.State.IMPORTED
+    assert inbound_entries(company).count() == 3
+
+
+def test_intacct_batches_pushed_by_closebooks_are_not_pulled_back(company, fake_intacct):
+    conn = connect_intacct(company, fake_intacct)
+    post_entries(company, 2, entry_date=date(2026, 2, 5))
+    push = services.sync_run_execute(run_id=services.sync_run_start(company=company, actor=None, enqueue=False, entity="100").pk)
+    assert push.done == 2
+    run = services.inbound_pull(connection=conn)
+    assert run.total == 0 and not inbound_entries(company).exists()

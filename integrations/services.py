@@ -4,6 +4,8 @@ write, an audit row for each change (PC6). Network calls happen outside database
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import random
@@ -99,22 +101,44 @@ def provider_for(connection: Connection) -> Provider:
     return provider_class(connection.provider)(config, tenant_id=connection.tenant_id, tokens=tokens)
 
 
-def oauth_authorize_url(*, provider_code: str, redirect_uri: str) -> tuple[str, str]:
-    """(URL of the vendor's authorize screen, the ``state`` the callback must bring back)."""
+def pkce_pair() -> tuple[str, str]:
+    """(code verifier, its S256 code challenge) for one authorization-code flow (RFC 7636 §4.1–4.2):
+    a 86-character verifier of unreserved characters, the challenge BASE64URL(SHA256(verifier))."""
+    verifier = secrets.token_urlsafe(64)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode("ascii")
+    return verifier, challenge
+
+
+def oauth_authorize_url(*, provider_code: str, redirect_uri: str) -> tuple[str, str, str]:
+    """(URL of the vendor's authorize screen, the ``state`` the callback must bring back, the PKCE
+    code verifier to keep with the state for the code exchange; "" for a vendor without PKCE)."""
     state = secrets.token_urlsafe(32)
     provider = provider_class(provider_code)(provider_config(provider_code))
-    return provider.authorize_url(state=state, redirect_uri=redirect_uri), state
+    if provider.uses_pkce:
+        verifier, challenge = pkce_pair()
+        return provider.authorize_url(state=state, redirect_uri=redirect_uri, code_challenge=challenge), state, verifier
+    return provider.authorize_url(state=state, redirect_uri=redirect_uri), state, ""
 
 
 def connection_connect(
-    *, company: Company, provider_code: str, code: str, params: dict[str, str], redirect_uri: str, actor: AbstractBaseUser | None
+    *,
+    company: Company,
+    provider_code: str,
+    code: str,
+    params: dict[str, str],
+    redirect_uri: str,
+    actor: AbstractBaseUser | None,
+    code_verifier: str = "",
 ) -> Connection:
     """Finish the authorization-code flow: exchange the code, find the tenant, store the tokens
     (encrypted). Reconnecting the same tenant repairs the connection in place."""
     config = provider_config(provider_code)
     provider = provider_class(provider_code)(config)
     try:
-        tokens = provider.exchange_code(code=code, redirect_uri=redirect_uri)
+        if provider.uses_pkce:
+            tokens = provider.exchange_code(code=code, redirect_uri=redirect_uri, code_verifier=code_verifier)
+        else:
+            tokens = provider.exchange_code(code=code, redirect_uri=redirect_uri)
         tenant_id, tenant_name = provider.tenant_from_callback(params)
         version = provider.remote_version()
     except ProviderError as exc:

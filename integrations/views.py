@@ -63,9 +63,10 @@ def connect_start(request, slug):
         messages.error(request, "Choose an accounting system that connects through its sign-in screen.")
         return redirect("integrations:status", slug=company.slug)
     redirect_uri = request.build_absolute_uri(reverse("integrations_callback", kwargs={"provider": provider}))
-    url, state = services.oauth_authorize_url(provider_code=provider, redirect_uri=redirect_uri)
+    url, state, verifier = services.oauth_authorize_url(provider_code=provider, redirect_uri=redirect_uri)
     pending = request.session.get(SESSION_KEY, {})
-    pending[state] = {"company": company.slug, "provider": provider}
+    # The PKCE verifier stays server-side, in this browser's session, until the callback (RFC 7636).
+    pending[state] = {"company": company.slug, "provider": provider, "verifier": verifier}
     request.session[SESSION_KEY] = dict(list(pending.items())[-5:])  # a few tabs at most
     return redirect(url)
 
@@ -103,6 +104,7 @@ def connect_callback(request, provider):
             params=request.GET.dict(),
             redirect_uri=redirect_uri,
             actor=request.user,
+            code_verifier=expected.get("verifier", ""),
         )
         count = services.accounts_pull(connection=conn, actor=request.user)
     except IntegrationError as exc:

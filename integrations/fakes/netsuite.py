@@ -59,6 +59,7 @@ class FakeNetSuite(FakeVendor):
     vendor = "netsuite"
     quotas: dict[str, int] = {}
     concurrency = 5  # the shared tier's per-account concurrency
+    require_pkce = True  # Oracle: authorization code grant with PKCE
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

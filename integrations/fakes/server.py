@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import abc
 import base64
+import hashlib
 import html
 import json
 import secrets
@@ -66,6 +67,14 @@ class Injection:
     after_commit: bool = False
 
 
+def pkce_matches(verifier: str, challenge: str) -> bool:
+    """RFC 7636 §4.6 for S256: BASE64URL(SHA256(ASCII(code_verifier))) == code_challenge."""
+    if not 43 <= len(verifier) <= 128:
+        return False
+    digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii", "replace")).digest()).rstrip(b"=").decode()
+    return secrets.compare_digest(digest, challenge)
+
+
 class FakeVendor(abc.ABC):
     """Subclasses implement ``route`` (the vendor's API) and set the quota table."""
 
@@ -75,6 +84,7 @@ class FakeVendor(abc.ABC):
     refresh_grace = 0.0  # seconds an old refresh token still works after rotation
     quotas: dict[str, int] = {}  # bucket -> requests per 60 s, per tenant
     concurrency = 0
+    require_pkce = False  # True: the authorize request must carry an S256 challenge, the exchange its verifier
 
     def __init__(
         self, *, client_id=DEFAULT_CLIENT_ID, client_secret=DEFAULT_CLIENT_SECRET, limits=True, latency=0.0, tenant_id=None
@@ -260,6 +270,8 @@ class FakeVendor(abc.ABC):
         params = request.query if request.method == "GET" else request.form()
         if params.get("client_id") != self.client_id or not params.get("redirect_uri"):
             return Response(400, "Unknown client_id or missing redirect_uri.", content_type="text/plain")
+        if self.require_pkce and (not params.get("code_challenge") or params.get("code_challenge_method") != "S256"):
+            return Response(400, "PKCE is required: code_challenge with code_challenge_method=S256.", content_type="text/plain")
         if request.method == "GET":
             hidden = "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">' for k, v in params.items())
             page = (
@@ -275,7 +287,11 @@ class FakeVendor(abc.ABC):
         else:
             code = secrets.token_urlsafe(16)
             with self.lock:
-                self.codes[code] = {"redirect_uri": redirect, "expires": time.monotonic() + 600}
+                self.codes[code] = {
+                    "redirect_uri": redirect,
+                    "expires": time.monotonic() + 600,
+                    "code_challenge": params.get("code_challenge", ""),
+                }
             query = {"code": code, "state": params.get("state", ""), **self.callback_extra()}
         return Response(302, headers={"Location": f"{redirect}{'&' if '?' in redirect else '?'}{urlencode(query)}"})
 
@@ -301,6 +317,8 @@ class FakeVendor(abc.ABC):
                 grant = self.codes.pop(form.get("code", ""), None)
                 if grant is None or grant["expires"] < time.monotonic() or grant["redirect_uri"] != form.get("redirect_uri"):
                     return Response(400, {"error": "invalid_grant"})
+                if grant["code_challenge"] and not pkce_matches(form.get("code_verifier", ""), grant["code_challenge"]):
+                    return Response(400, {"error": "invalid_grant", "error_description": "PKCE verification failed."})
                 return Response(200, self._issue())
             if form.get("grant_type") == "refresh_token":
                 old = self.refresh_tokens.get(form.get("refresh_token", ""))

@@ -9,7 +9,8 @@ read from the bundle's RESTlet."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from .base import (
@@ -17,6 +18,7 @@ from .base import (
     ClosedPeriodRejected,
     ConnectionBroken,
     EntryRejected,
+    InboundLine,
     InboundTransaction,
     Provider,
     ProviderError,
@@ -41,6 +43,16 @@ PERIODS_QUERY = (
     "FROM accountingperiod WHERE isquarter='F' AND isyear='F' ORDER BY startdate"
 )
 ACCOUNTS_QUERY = "SELECT id, acctnumber, fullname, accttype, isinactive FROM account ORDER BY acctnumber"
+# Posting transactions and their lines. Column names follow the SuiteQL records browser for
+# transaction and transactionline (debitforeignamount/creditforeignamount, expenseaccount as the
+# line's account); they are marked unverified in the reference.
+INBOUND_QUERY = (
+    "SELECT t.id, t.tranid, t.trandate, t.type, t.memo, t.externalid, tl.id AS line, tl.expenseaccount AS account, "
+    "tl.debitforeignamount AS debit, tl.creditforeignamount AS credit, tl.memo AS linememo "
+    "FROM transaction t JOIN transactionline tl ON tl.transaction = t.id "
+    "WHERE t.posting = 'T' AND t.type IN ('Journal', 'CustInvc', 'VendBill', 'CustPymt'){where} ORDER BY t.id, tl.id"
+)
+INBOUND_KINDS = {"Journal": "journal", "CustInvc": "invoice", "VendBill": "bill", "CustPymt": "payment"}
 CLOSED_TEXTS = ("not within the date range of your accounting period", "period is closed", "closed period")
 JSON = {"Content-Type": "application/json", "Accept": "application/json"}
 
@@ -115,6 +127,7 @@ class NetSuite(Provider):
     batch_size = 1  # one record per REST call
     quotas = ()  # concurrency-governed per account (429 when over), no per-minute quota
     min_closed_date_version = MIN_BUNDLE
+    uses_pkce = True
 
     def __init__(self, config, *, tenant_id="", tokens=None):
         super().__init__(config, tenant_id=tenant_id, tokens=tokens)
@@ -126,21 +139,28 @@ class NetSuite(Provider):
 
     # ---- OAuth 2.0
 
-    def authorize_url(self, *, state: str, redirect_uri: str) -> str:
+    def authorize_url(self, *, state: str, redirect_uri: str, code_challenge: str = "") -> str:
+        """The authorize screen, with the PKCE S256 challenge of a verifier the caller keeps (RFC 7636)."""
+        if not code_challenge:
+            raise ProviderError("NetSuite's authorization-code flow needs a PKCE code challenge.")
         query = {
             "response_type": "code",
             "client_id": self.config.client_id,
             "redirect_uri": redirect_uri,
             "scope": SCOPE,
             "state": state,
+            "code_challenge": code_challenge,
+            "code_challenge_method": "S256",
         }
         return f"{self.config.authorize_url}?{urlencode(query)}"
 
-    def exchange_code(self, *, code: str, redirect_uri: str) -> Tokens:
+    def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str = "") -> Tokens:
+        if not code_verifier:
+            raise ProviderError("NetSuite's code exchange needs the PKCE code verifier of the authorize request.")
         self.tokens = token_request(
             self.client,
             self.config,
-            {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri},
+            {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri, "code_verifier": code_verifier},
             VENDOR,
         )
         return self.tokens
@@ -270,7 +290,50 @@ class NetSuite(Provider):
         return [ClosedDate(closed, detail={**detail, "bundle": version})]
 
     def pull_inbound(self, *, since: datetime | None) -> list[InboundTransaction]:
-        return []
+        """Posting transactions (journals, invoices, bills, payments) changed since ``since``, one
+        SuiteQL row per line of ``transaction`` joined to ``transactionline``, paged with
+        ``hasMore``/``offset``. Journal entries closebooks upserted itself (externalId
+        ``closebooks-JE-…``) are not pulled back."""
+        where = ""
+        if since is not None:
+            where = (
+                f" AND t.lastmodifieddate >= TO_TIMESTAMP('{since.astimezone(UTC):%Y-%m-%d %H:%M:%S}', 'YYYY-MM-DD HH24:MI:SS')"
+            )
+        rows = self._suiteql(INBOUND_QUERY.format(where=where))
+        grouped: dict[str, list[dict]] = {}
+        for row in rows:
+            grouped.setdefault(str(row["id"]), []).append(row)
+        found = []
+        try:
+            for txn_id, lines in grouped.items():
+                head = lines[0]
+                if str(head.get("externalid") or "").startswith("closebooks-JE-"):
+                    continue
+                kind = INBOUND_KINDS.get(str(head.get("type")))
+                if kind is None:
+                    continue
+                found.append(
+                    InboundTransaction(
+                        kind=kind,
+                        external_id=txn_id,
+                        number=str(head.get("tranid") or txn_id),
+                        txn_date=_ns_date(head["trandate"]),
+                        memo=str(head.get("memo") or ""),
+                        lines=tuple(
+                            InboundLine(
+                                Decimal(str(line.get("debit") or 0)),
+                                Decimal(str(line.get("credit") or 0)),
+                                external_account_id=str(line["account"]),
+                                description=str(line.get("linememo") or ""),
+                            )
+                            for line in lines
+                            if line.get("account") is not None and (line.get("debit") or line.get("credit"))
+                        ),
+                    )
+                )
+        except (KeyError, ArithmeticError, ValueError):
+            raise UnexpectedResponse("NetSuite returned a transaction line without its account, amount or date.") from None
+        return found
 
     def remote_version(self) -> str:
         """The closebooks bundle's version, from its RESTlet ("" when it is not installed)."""

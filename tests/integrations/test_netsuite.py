@@ -14,6 +14,7 @@ from integrations.models import Connection, OutboxEntry, SyncRun
 from integrations.providers import NetSuite, ProviderConfig
 from integrations.providers.base import (
     ClosedPeriodRejected,
+    ConnectionBroken,
     EntryRejected,
     ProviderError,
     PushEntry,
@@ -60,17 +61,35 @@ def je(provider, local_id, when=date(2026, 5, 10), amount="100.00", debit="6100"
     )
 
 
-def test_oauth2_authorization_code_flow_names_the_account(fake_ns):
+def test_oauth2_authorization_code_flow_with_pkce_names_the_account(fake_ns):
+    """IN2: the authorize request carries an S256 challenge; only the matching verifier gets tokens."""
     provider = client(fake_ns)
     provider.tokens = None
-    url = provider.authorize_url(state="s" * 24, redirect_uri="http://127.0.0.1:9/cb")
-    assert "scope=rest_webservices" in url and "response_type=code" in url
-    answer = httpx.post(url.split("?")[0], data={**dict(httpx.URL(url).params), "decision": "allow"})
-    back = dict(httpx.URL(answer.headers["location"]).params)
-    tokens = provider.exchange_code(code=back["code"], redirect_uri="http://127.0.0.1:9/cb")
+    verifier, challenge = services.pkce_pair()
+    assert 43 <= len(verifier) <= 128 and "=" not in challenge
+    url = provider.authorize_url(state="s" * 24, redirect_uri="http://127.0.0.1:9/cb", code_challenge=challenge)
+    params = dict(httpx.URL(url).params)
+    assert params["scope"] == "rest_webservices" and params["response_type"] == "code"
+    assert params["code_challenge"] == challenge and params["code_challenge_method"] == "S256"
+    assert verifier not in url  # the verifier never leaves closebooks before the exchange
+
+    def consent():
+        answer = httpx.post(url.split("?")[0], data={**params, "decision": "allow"})
+        return dict(httpx.URL(answer.headers["location"]).params)
+
+    back = consent()
+    with pytest.raises(ConnectionBroken, match="invalid_grant"):
+        provider.exchange_code(code=back["code"], redirect_uri="http://127.0.0.1:9/cb", code_verifier=services.pkce_pair()[0])
+    back = consent()
+    tokens = provider.exchange_code(code=back["code"], redirect_uri="http://127.0.0.1:9/cb", code_verifier=verifier)
     assert tokens.access_token and provider.tenant_from_callback(back)[0] == fake_ns.tenant_id
+    exchange = fake_ns.received("POST", "/oauth2/v1/token")[-1].body.decode()
+    assert "code_verifier=" in exchange
     provider.tokens = tokens
     assert provider.remote_version() == "3.2.1"
+    # Without a challenge the fake NetSuite refuses the authorize request, as Oracle does for PKCE clients.
+    bare = httpx.get(url.split("?")[0], params={k: v for k, v in params.items() if not k.startswith("code_challenge")})
+    assert bare.status_code == 400 and "PKCE" in bare.text
 
 
 def test_expired_token_is_a_401_then_refresh(fake_ns):

@@ -87,7 +87,9 @@ def test_netsuite_connects_through_oauth_and_shows_the_bundle_version_with_the_m
         login(client, company, Role.ADMINISTRATOR)
         response = client.post(reverse("integrations:connect", args=[company.slug]), {"provider": "netsuite"})
         assert response.status_code == 302 and response["Location"].startswith(fake.url)
+        assert "code_challenge_method=S256" in response["Location"]  # PKCE; the verifier stays in the session
         response = client.get(callback_path(authorize_at_fake(response["Location"])))
+        assert "code_verifier=" in fake.received("POST", "/oauth2/v1/token")[-1].body.decode()
         assert response.status_code == 302
         conn = Connection.objects.get(company=company)
         assert conn.provider == "netsuite" and conn.tenant_id == fake.tenant_id and conn.remote_version == "3.2.1"

@@ -25,7 +25,7 @@ class Command(BaseCommand):
         company = Company.objects.filter(slug=DEMO_SLUG).first()
         if company is None:
             raise CommandError("No demo company: run `manage.py seed_demo` first.")
-        url, state = services.oauth_authorize_url(provider_code="qbo", redirect_uri=redirect_uri)
+        url, state, _verifier = services.oauth_authorize_url(provider_code="qbo", redirect_uri=redirect_uri)
         deadline = time.monotonic() + wait
         while True:
             try:

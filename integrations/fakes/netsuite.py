@@ -1,6 +1,7 @@
-"""A fake Oracle NetSuite account (integration-apis.md §4): OAuth 2.0 (the account id returned as
-``company`` on the redirect), SuiteQL over ``/query/v1/suiteql`` (``Prefer: transient``, limit/offset
-paging, ``T``/``F`` booleans) for ``account`` and ``accountingperiod``, journal entries created with
+"""A fake Oracle NetSuite account (integration-apis.md §4): OAuth 2.0 with PKCE (the account id
+returned as ``company`` on the redirect), SuiteQL over ``/query/v1/suiteql`` (``Prefer: transient``,
+limit/offset paging with ``hasMore``, ``T``/``F`` booleans) for ``account``, ``accountingperiod`` and
+``transaction`` joined to ``transactionline`` (the inbound pull), journal entries created with
 ``POST /record/v1/journalentry`` or upserted with ``PUT …/eid:<externalId>`` (204 + Location),
 ``o:errorDetails`` errors, closed periods refusing postings, the per-account concurrency limit as
 429, and the closebooks bundle's RESTlet reporting its version."""
@@ -10,7 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections import Counter
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from .chart import default_chart
@@ -70,6 +71,7 @@ class FakeNetSuite(FakeVendor):
         self.by_eid: dict[str, str] = {}
         self.next_id = 640
         self.bundle_version = "3.2.1"
+        self.transactions: list[dict] = []  # made in NetSuite, for the inbound pull
         self.tenant_name = "NetSuite demo account"
 
     def new_tenant_id(self) -> str:
@@ -105,6 +107,69 @@ class FakeNetSuite(FakeVendor):
                 elif locked_after > 0:
                     p["aplocked"], p["arlocked"] = "T", "T"
                     locked_after -= 1
+
+    def add_transaction(
+        self, *, type: str, when: date, lines: list[tuple[str, str, str]], tranid: str = "", memo: str = ""
+    ) -> str:
+        """A posting transaction made in NetSuite (``type`` Journal, CustInvc, VendBill or CustPymt),
+        ``lines`` as (account number, debit, credit)."""
+        numbers = {row["number"]: key for key, row in self.accounts.items()}
+        with self.lock:
+            record = str(self.next_id)
+            self.next_id += 1
+            self.transactions.append(
+                {
+                    "id": record,
+                    "tranid": tranid or f"{type[:3].upper()}{record}",
+                    "trandate": when,
+                    "type": type,
+                    "memo": memo,
+                    "externalid": None,
+                    "lastmodifieddate": datetime.now(UTC),
+                    "lines": [(numbers[a], debit, credit) for a, debit, credit in lines],
+                }
+            )
+            return record
+
+    def _transaction_rows(self, query: str) -> list[dict]:
+        since = re.search(r"lastmodifieddate >= TO_TIMESTAMP\('([0-9: -]+)'", query)
+        cutoff = datetime.strptime(since.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC) if since else None
+        pushed = [
+            {
+                "id": record,
+                "tranid": body.get("tranid") or record,
+                "trandate": date.fromisoformat(body["trandate"]),
+                "type": "Journal",
+                "memo": body.get("memo") or "",
+                "externalid": body.get("externalId"),
+                "lastmodifieddate": body.get("_modified") or datetime.now(UTC),
+                "lines": [
+                    (str(i["account"]["id"]), str(i.get("debit", "")), str(i.get("credit", ""))) for i in body["line"]["items"]
+                ],
+            }
+            for record, body in self.records.items()
+        ]
+        rows = []
+        for t in sorted(self.transactions + pushed, key=lambda t: int(t["id"])):
+            if cutoff is not None and t["lastmodifieddate"].replace(microsecond=0) < cutoff:
+                continue
+            for n, (account, debit, credit) in enumerate(t["lines"], start=1):
+                rows.append(
+                    {
+                        "id": t["id"],
+                        "tranid": t["tranid"],
+                        "trandate": t["trandate"].strftime("%m/%d/%Y"),  # the account's date preference
+                        "type": t["type"],
+                        "memo": t["memo"],
+                        "externalid": t["externalid"],
+                        "line": str(n),
+                        "account": account,
+                        "debit": debit or None,
+                        "credit": credit or None,
+                        "linememo": None,
+                    }
+                )
+        return rows
 
     def entries_by_local(self) -> Counter:
         with self.lock:
@@ -146,7 +211,10 @@ class FakeNetSuite(FakeVendor):
         except (KeyError, TypeError, ValueError):
             return error(400, "INVALID_PARAMETER", 'Body must be {"q": ...}; limit and offset are numbers.')
         lowered = query.lower()
-        if "from accountingperiod" in lowered:
+        if "from transaction t join transactionline tl" in lowered:
+            with self.lock:
+                rows = self._transaction_rows(query)
+        elif "from accountingperiod" in lowered:
             with self.lock:
                 rows = [dict(p) for p in self.periods]
         elif "from account" in lowered:

@@ -9,13 +9,14 @@ from decimal import Decimal
 import pytest
 
 from integrations import services
-from integrations.fakes import FakeSageIntacct
+from integrations.fakes import FakeNetSuite, FakeSageIntacct
 from integrations.models import InboundRecord, SyncRun
-from integrations.providers import ProviderConfig, SageIntacct
+from integrations.providers import NetSuite, ProviderConfig, SageIntacct
+from integrations.providers.base import Tokens
 from integrations.providers.intacct import parse_ia_date
 from ledger.models import JournalEntry
 from ledger.services import books_closed_update
-from tests.integrations.factories import post_entries
+from tests.integrations.factories import connect_to_fake, fake_urls, post_entries
 from tests.integrations.intacct import connect_intacct
 
 pytestmark = pytest.mark.django_db
@@ -124,3 +125,73 @@ def test_intacct_batches_pushed_by_closebooks_are_not_pulled_back(company, fake_
     assert push.done == 2
     run = services.inbound_pull(connection=conn)
     assert run.total == 0 and not inbound_entries(company).exists()
+
+
+# ---------------------------------------------------------------- NetSuite
+
+
+@pytest.fixture
+def fake_ns():
+    with FakeNetSuite() as fake:
+        yield fake
+
+
+def ns_client(fake):
+    urls = fake_urls(fake)
+    urls.pop("connections_url")
+    tokens = fake.issue_tokens()
+    return NetSuite(
+        ProviderConfig(fake.client_id, fake.client_secret, **urls),
+        tenant_id=fake.tenant_id,
+        tokens=Tokens(tokens["access_token"], tokens["refresh_token"], None),
+    )
+
+
+def ns_sales(fake, when=date(2026, 6, 3)):
+    invoice = fake.add_transaction(
+        type="CustInvc", when=when, tranid="INV-7", lines=[("1100", "540.00", ""), ("4020", "", "500.00"), ("2300", "", "40.00")]
+    )
+    bill = fake.add_transaction(
+        type="VendBill", when=when, tranid="BILL-3", lines=[("5010", "120.50", ""), ("2000", "", "120.50")]
+    )
+    journal = fake.add_transaction(type="Journal", when=when, lines=[("6100", "75.00", ""), ("1000", "", "75.00")])
+    return invoice, bill, journal
+
+
+def test_netsuite_contract_suiteql_over_transaction_lines_pages_with_has_more(fake_ns, monkeypatch):
+    monkeypatch.setattr("integrations.providers.netsuite.PAGE", 2)
+    invoice, bill, journal = ns_sales(fake_ns)
+    txns = {t.external_id: t for t in ns_client(fake_ns).pull_inbound(since=None)}
+    assert set(txns) == {invoice, bill, journal}
+    assert txns[invoice].kind == "invoice" and txns[invoice].number == "INV-7" and txns[invoice].txn_date == date(2026, 6, 3)
+    assert len(txns[invoice].lines) == 3  # its lines arrived over two pages and were put back together
+    queries = fake_ns.received("POST", "/query/v1/suiteql")
+    assert [q.query.get("offset") for q in queries] == ["0", "2", "4", "6"]  # 7 lines, 2 a page; hasMore ends it
+    assert "FROM transaction t JOIN transactionline tl" in queries[0].json()["q"]
+    assert all(q.headers.get("prefer") == "transient" for q in queries)
+
+
+def test_netsuite_inbound_once_closed_period_refused_and_own_entries_not_pulled_back(company, fake_ns):
+    """IN6 + BC6: pulled twice, nothing twice; a transaction in the closed period is a row on the run."""
+    conn = connect_to_fake(company, fake_ns)
+    post_entries(company, 1, entry_date=date(2026, 6, 2))
+    assert services.sync_run_execute(run_id=services.sync_run_start(company=company, actor=None, enqueue=False).pk).done == 1
+    invoice, bill, journal = ns_sales(fake_ns)
+    old = fake_ns.add_transaction(type="Journal", when=date(2026, 1, 10), lines=[("6100", "9.00", ""), ("1000", "", "9.00")])
+    close_books(company, date(2026, 1, 31))
+    run = services.inbound_pull(connection=conn)
+    assert (run.done, run.failed) == (3, 1)
+    assert "Rejected inbound" in run.issues.get().message and "(BC6)" in run.issues.get().message
+    assert InboundRecord.objects.get(external_id=old).state == InboundRecord.State.REJECTED
+    entries = {e.reference: e for e in inbound_entries(company)}
+    assert lines_of(entries["netsuite:invoice:INV-7"]) == [
+        ("1100", D("540.00"), 0),
+        ("2300", 0, D("40.00")),
+        ("4020", 0, D("500.00")),
+    ]
+    assert not any("closebooks-JE" in r or ":JE-" in r for r in entries)  # our own upsert is not pulled back
+    conn.refresh_from_db()
+    conn.inbound_pulled_at = None
+    conn.save(update_fields=["inbound_pulled_at"])
+    again = services.inbound_pull(connection=conn)
+    assert again.done == 0 and inbound_entries(company).count() == 3

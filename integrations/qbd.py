@@ -14,12 +14,12 @@ from __future__ import annotations
 import secrets
 import uuid
 import xml.etree.ElementTree as ET  # noqa: S405 - builds answers only; requests are parsed with defusedxml
+from datetime import timedelta
 
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -28,7 +28,7 @@ from ledger.models import Company
 from ledger.services import audit_record
 
 from .exceptions import IntegrationError
-from .models import Connection, OutboxEntry, QbdRequest, QbdSession, SyncRun
+from .models import Connection, OutboxEntry, QbdClientVersion, QbdRequest, QbdSession, SyncRun
 from .providers.base import ClosedDate, ClosedPeriodRejected, EntryRejected, PushOutcome
 from .providers.qbd import (
     CLOSED_CODES,
@@ -36,8 +36,14 @@ from .providers.qbd import (
     account_query,
     accounts_from,
     closing_date_from,
+    inbound_journal_query,
+    invoice_query,
+    invoices_from,
+    item_query,
+    items_from,
     journal_entry_add,
     journal_entry_query,
+    journals_from,
     parse_response,
     preferences_query,
     ref_number,
@@ -50,6 +56,7 @@ SERVER_VERSION = "closebooks Web Connector service 1.0"
 VERSION_TTL = 600  # seconds a clientVersion is kept for the authenticate call that follows it
 PENDING = [QbdRequest.State.QUEUED, QbdRequest.State.SENT]
 ADD_KINDS = [QbdRequest.Kind.JOURNAL_ENTRY_ADD, QbdRequest.Kind.JOURNAL_ENTRY_QUERY]
+INBOUND_KINDS = [QbdRequest.Kind.ITEM_QUERY, QbdRequest.Kind.INBOUND_JOURNAL_QUERY, QbdRequest.Kind.INVOICE_QUERY]
 
 
 # ---------------------------------------------------------------- connect and the .qwc file
@@ -183,6 +190,37 @@ def closed_date_queue(*, connection: Connection, actor: AbstractBaseUser | None)
     return _single_request_run(connection, QbdRequest.Kind.PREFERENCES_QUERY, SyncRun.Kind.CLOSED_DATE, preferences_query, actor)
 
 
+def inbound_queue(*, connection: Connection, actor: AbstractBaseUser | None) -> SyncRun:
+    """Queue the inbound pull (IN6) for the next poll: the item list first (item → income account),
+    then the journal entries and the receivable invoices changed since the last pull. Answers are
+    posted as they arrive; the run finishes when the last of the three is answered."""
+    with transaction.atomic():
+        waiting = (
+            QbdRequest.objects.filter(connection=connection, kind__in=INBOUND_KINDS, state__in=PENDING)
+            .select_related("run")
+            .first()
+        )
+        if waiting is not None and waiting.run is not None:
+            return waiting.run
+        since = connection.inbound_pulled_at
+        pulled_from = timezone.now() - timedelta(minutes=5)  # overlap: the records make a re-pull harmless
+        run = SyncRun.objects.create(
+            company_id=connection.company_id,
+            connection=connection,
+            kind=SyncRun.Kind.INBOUND,
+            created_by=actor,
+            result={"pulled_from": pulled_from.isoformat()},
+        )
+        for kind, build in (
+            (QbdRequest.Kind.ITEM_QUERY, item_query),
+            (QbdRequest.Kind.INBOUND_JOURNAL_QUERY, lambda rid: inbound_journal_query(rid, since)),
+            (QbdRequest.Kind.INVOICE_QUERY, lambda rid: invoice_query(rid, since)),
+        ):
+            request_id = _request_id()
+            QbdRequest.objects.create(connection=connection, run=run, kind=kind, request_id=request_id, qbxml=build(request_id))
+    return run
+
+
 # ---------------------------------------------------------------- the Web Connector's calls
 
 
@@ -193,7 +231,11 @@ def _session(ticket: str) -> QbdSession | None:
 
 
 def client_version(version: str, *, client: str) -> str:
-    cache.set(f"qbwc-version:{client}", version, VERSION_TTL)
+    """Kept in the database until this Web Connector's ``authenticate``, which another web process
+    may serve."""
+    QbdClientVersion.objects.update_or_create(
+        client=client[:100], defaults={"version": version[:50], "reported_at": timezone.now()}
+    )
     if version_tuple(version) < version_tuple(MIN_CONNECTOR):
         return (
             f"W:closebooks needs Web Connector v_{MIN_CONNECTOR} or later to sync the closing date; "
@@ -208,7 +250,10 @@ def authenticate(username: str, password: str, *, client: str) -> list[str]:
     ).first()
     if conn is None or not password or not check_password(password, str(conn.refresh_token)):
         return ["", "nvu"]
-    version = cache.get(f"qbwc-version:{client}", "")
+    reported = QbdClientVersion.objects.filter(
+        client=client[:100], reported_at__gte=timezone.now() - timedelta(seconds=VERSION_TTL)
+    ).first()
+    version = reported.version if reported is not None else ""
     session = QbdSession.objects.create(connection=conn, ticket=secrets.token_hex(16), client_version=version)
     if version and version != conn.remote_version:
         Connection.objects.filter(pk=conn.pk).update(remote_version=version[:100])
@@ -330,6 +375,9 @@ def _apply(session: QbdSession, answer) -> None:
                 )
             _PushEngine(run, sleep=lambda s: None)._record([row], [outcome], attempts=request.attempts)
             return
+        if request.kind in INBOUND_KINDS:
+            _apply_inbound(session, request, answer)
+            return
         if not answer.ok:
             _run_finish(run, error=f"QuickBooks Desktop refused {answer.tag} ({answer.status_code}): {answer.message}")
             return
@@ -341,6 +389,37 @@ def _apply(session: QbdSession, answer) -> None:
             closing = closing_date_from(answer)
             detail = {"source": "PreferencesRet/AccountingPreferences/ClosingDate", "connector": session.client_version}
             closed_date_store(connection=session.connection, run=run, dates=[ClosedDate(closing, detail=detail)], actor=None)
+
+
+def _apply_inbound(session: QbdSession, request: QbdRequest, answer) -> None:
+    """One answer of an inbound pull (IN6): the item list is stored (and invoices waiting for a
+    mapping are tried again), journal entries and invoices are posted through the inbound path."""
+    from .services import _run_finish, inbound_store, inbound_waiting_post, items_store
+
+    run, connection = request.run, session.connection
+    if not answer.ok and not answer.no_match:  # statusCode 1: the query matched nothing
+        QbdRequest.objects.filter(connection=connection, run=run, state=QbdRequest.State.QUEUED).update(
+            state=QbdRequest.State.FAILED, status_message="Not sent: an earlier request of this pull was refused."
+        )
+        _run_finish(run, error=f"QuickBooks Desktop refused {answer.tag} ({answer.status_code}): {answer.message}")
+        return
+    try:
+        if request.kind == QbdRequest.Kind.ITEM_QUERY:
+            items_store(connection=connection, remote=items_from(answer) if answer.ok else [])
+            inbound_waiting_post(connection=connection)
+        elif request.kind == QbdRequest.Kind.INBOUND_JOURNAL_QUERY:
+            inbound_store(connection=connection, run=run, txns=journals_from(answer) if answer.ok else [], actor=None)
+        else:
+            inbound_store(connection=connection, run=run, txns=invoices_from(answer) if answer.ok else [], actor=None)
+    except (ArithmeticError, ValueError) as exc:
+        _run_finish(run, error=f"QuickBooks Desktop answered {answer.tag} with a value closebooks cannot read: {exc}")
+        return
+    SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.QUEUED).update(status=SyncRun.Status.RUNNING)
+    if not QbdRequest.objects.filter(run=run, state__in=PENDING).exists():
+        pulled_from = (run.result or {}).get("pulled_from")
+        if pulled_from:
+            Connection.objects.filter(pk=connection.pk).update(inbound_pulled_at=pulled_from)
+        _run_finish(run)
 
 
 def _finish_push_if_done(run_id: int) -> None:

@@ -444,6 +444,20 @@ def accounts_store(*, connection: Connection, remote: list, actor: AbstractBaseU
     return len(remote)
 
 
+def items_store(*, connection: Connection, remote: list) -> int:
+    """Store a pulled item list (QuickBooks Desktop ``ItemQueryRq``): each item and its income account."""
+    now = timezone.now()
+    with transaction.atomic():
+        existing = {i.external_id: i for i in ExternalItem.objects.select_for_update().filter(connection=connection)}
+        for item in remote:
+            row = existing.pop(item.external_id, None) or ExternalItem(connection=connection, external_id=item.external_id)
+            row.name, row.type, row.income_account_id = item.name[:300], item.type[:60], item.income_account_id[:100]
+            row.active, row.pulled_at = item.active, now
+            row.save()
+        ExternalItem.objects.filter(pk__in=[i.pk for i in existing.values()]).update(active=False)
+    return len(remote)
+
+
 @transaction.atomic
 def mappings_save(*, connection: Connection, choices: dict[int, int | None], actor: AbstractBaseUser | None) -> dict[str, int]:
     """Set the mappings of several local accounts at once: ``{account id: external account id or

@@ -4,7 +4,8 @@ authenticate, then sendRequestXML / receiveResponseXML until the percentage reac
 error, then getLastError), and closeConnection. The QuickBooks side answers qbXML the way QuickBooks
 does: JournalEntryAdd (balanced, positive amounts, RefNumber of at most 11 characters, refused on or
 before the closing date with 3171), JournalEntryQuery by RefNumber (statusCode 1 when nothing
-matches), AccountQuery and PreferencesQuery (ClosingDate). No deduplication: an entry sent twice is
+matches; by ModifiedDateRangeFilter for the inbound pull), AccountQuery, PreferencesQuery (ClosingDate),
+ItemQuery (each item's income account) and InvoiceQuery (IncludeLineItems). No deduplication: an entry sent twice is
 held twice, as in QuickBooks.
 
 ``transport(body: bytes, action: str) -> bytes`` carries one SOAP call to closebooks (the Django
@@ -16,7 +17,7 @@ import re
 import xml.etree.ElementTree as ET  # noqa: S405 - builds messages; answers are parsed with defusedxml
 from collections import Counter
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
 from defusedxml import ElementTree as SafeET
@@ -40,6 +41,8 @@ class FakeQuickBooksDesktop:
         self.chart = default_chart()
         self.accounts = {f"8000{i:04d}-1234567890": row for i, row in enumerate(self.chart)}
         self.journals: dict[str, dict] = {}
+        self.items: dict[str, dict] = {}  # ListID -> {name, type, income account ListID or ""}
+        self.invoices: dict[str, dict] = {}
         self.closing_date: date | None = None
         self.next_txn = 1000
         self.lose_responses = 0  # answers that never reach closebooks (QuickBooks did the work)
@@ -117,6 +120,100 @@ class FakeQuickBooksDesktop:
                 return total
         return total
 
+    # ------------------------------------------------------------ made in QuickBooks (inbound)
+
+    def list_id(self, number: str) -> str:
+        return next(key for key, row in self.accounts.items() if row["number"] == number)
+
+    def add_item(self, name: str, *, income_account: str | None, kind: str = "ItemService") -> str:
+        """An item; ``income_account`` is the account number its sales post to (None: no account)."""
+        list_id = f"{0x80000100 + len(self.items):X}-1700000000"
+        self.items[list_id] = {"name": name, "type": kind, "income": self.list_id(income_account) if income_account else ""}
+        return list_id
+
+    def _stamp(self) -> str:
+        self.next_txn += 1
+        return f"{self.next_txn:X}-1700000000"
+
+    def add_invoice(self, *, when: date, lines: list[tuple[str, str]], ref: str, customer: str = "Acme") -> str:
+        """A receivable invoice: ``lines`` as (item ListID, amount); AR is account 1100."""
+        txn = self._stamp()
+        self.invoices[txn] = {
+            "TxnID": txn,
+            "TxnDate": when.isoformat(),
+            "RefNumber": ref,
+            "Customer": customer,
+            "AR": self.list_id("1100"),
+            "lines": lines,
+            "TimeModified": datetime.now(UTC),
+        }
+        return txn
+
+    def add_journal(self, *, when: date, lines: list[tuple[str, str, str]], ref: str = "", memo: str = "") -> str:
+        """A journal entry made in QuickBooks: ``lines`` as (account number, "debit"|"credit", amount)."""
+        txn = self._stamp()
+        self.journals[txn] = {
+            "TxnID": txn,
+            "EditSequence": "1700000000",
+            "TxnNumber": self.next_txn,
+            "TxnDate": when.isoformat(),
+            "RefNumber": ref,
+            "Memo": memo,
+            "lines": [(self.list_id(a), side, amount) for a, side, amount in lines],
+            "TimeModified": datetime.now(UTC),
+        }
+        return txn
+
+    @staticmethod
+    def _modified_filter(rq: ET.Element):
+        text = rq.findtext("ModifiedDateRangeFilter/FromModifiedDate")
+        if not text:
+            return lambda row: True
+        since = datetime.fromisoformat(text)
+        return lambda row: row["TimeModified"].replace(microsecond=0) >= since
+
+    def _items(self, rq: ET.Element) -> ET.Element:
+        if not self.items:
+            return self._rs(rq, "1", "A query request did not find a matching object in QuickBooks")
+        rs = self._rs(rq)
+        for list_id, item in self.items.items():
+            ret = ET.SubElement(rs, f"{item['type']}Ret")
+            for tag, value in (("ListID", list_id), ("Name", item["name"]), ("FullName", item["name"]), ("IsActive", "true")):
+                ET.SubElement(ret, tag).text = value
+            if item["income"]:
+                if item["type"] == "ItemInventory":
+                    ET.SubElement(ET.SubElement(ret, "IncomeAccountRef"), "ListID").text = item["income"]
+                else:
+                    ref = ET.SubElement(ET.SubElement(ret, "SalesOrPurchase"), "AccountRef")
+                    ET.SubElement(ref, "ListID").text = item["income"]
+        return rs
+
+    def _invoices(self, rq: ET.Element) -> ET.Element:
+        keep = self._modified_filter(rq)
+        found = [i for i in self.invoices.values() if keep(i)]
+        if not found:
+            return self._rs(rq, "1", "A query request did not find a matching object in QuickBooks")
+        rs = self._rs(rq)
+        with_lines = (rq.findtext("IncludeLineItems") or "").strip() == "true"
+        for inv in found:
+            ret = ET.SubElement(rs, "InvoiceRet")
+            for tag, value in (("TxnID", inv["TxnID"]), ("TimeModified", inv["TimeModified"].isoformat(timespec="seconds"))):
+                ET.SubElement(ret, tag).text = value
+            ET.SubElement(ET.SubElement(ret, "CustomerRef"), "FullName").text = inv["Customer"]
+            ET.SubElement(ET.SubElement(ret, "ARAccountRef"), "ListID").text = inv["AR"]
+            ET.SubElement(ret, "TxnDate").text = inv["TxnDate"]
+            ET.SubElement(ret, "RefNumber").text = inv["RefNumber"]
+            total = sum((Decimal(a) for _, a in inv["lines"]), Decimal(0))
+            ET.SubElement(ret, "Subtotal").text = f"{total:.2f}"
+            ET.SubElement(ret, "SalesTaxTotal").text = "0.00"
+            if with_lines:
+                for n, (item, amount) in enumerate(inv["lines"], start=1):
+                    line = ET.SubElement(ret, "InvoiceLineRet")
+                    ET.SubElement(line, "TxnLineID").text = f"{n}-{inv['TxnID']}"
+                    ET.SubElement(ET.SubElement(line, "ItemRef"), "ListID").text = item
+                    ET.SubElement(line, "Amount").text = amount
+        return rs
+
     # ------------------------------------------------------------ QuickBooks
 
     def entries_by_local(self) -> Counter:
@@ -144,9 +241,14 @@ class FakeQuickBooksDesktop:
     def _answer(self, rq: ET.Element) -> ET.Element:
         if rq.tag == "JournalEntryAddRq":
             return self._add(rq)
+        if rq.tag == "ItemQueryRq":
+            return self._items(rq)
+        if rq.tag == "InvoiceQueryRq":
+            return self._invoices(rq)
         if rq.tag == "JournalEntryQueryRq":
-            ref = rq.findtext("RefNumber") or ""
-            found = [j for j in self.journals.values() if j["RefNumber"] == ref]
+            ref = rq.findtext("RefNumber")
+            keep = self._modified_filter(rq)
+            found = [j for j in self.journals.values() if (ref is None or j["RefNumber"] == ref) and keep(j)]
             if not found:
                 return self._rs(rq, "1", "A query request did not find a matching object in QuickBooks")
             rs = self._rs(rq)
@@ -181,6 +283,12 @@ class FakeQuickBooksDesktop:
         ret = ET.Element("JournalEntryRet")
         for tag in ("TxnID", "EditSequence", "TxnNumber", "TxnDate", "RefNumber"):
             ET.SubElement(ret, tag).text = str(journal[tag])
+        if journal.get("Memo"):
+            ET.SubElement(ret, "Memo").text = journal["Memo"]
+        for list_id, side, amount in journal.get("lines", []):
+            line = ET.SubElement(ret, "JournalDebitLine" if side == "debit" else "JournalCreditLine")
+            ET.SubElement(ET.SubElement(line, "AccountRef"), "ListID").text = list_id
+            ET.SubElement(line, "Amount").text = amount
         return ret
 
     def _add(self, rq: ET.Element) -> ET.Element:
@@ -224,6 +332,16 @@ class FakeQuickBooksDesktop:
             "TxnNumber": self.next_txn,
             "TxnDate": when.isoformat(),
             "RefNumber": ref,
+            "Memo": add.findtext("Memo") or "",
+            "lines": [
+                (
+                    line.findtext("AccountRef/ListID") or "",
+                    "debit" if line.tag == "JournalDebitLine" else "credit",
+                    line.findtext("Amount") or "",
+                )
+                for line in lines
+            ],
+            "TimeModified": datetime.now(UTC),
         }
         self.journals[journal["TxnID"]] = journal
         rs = self._rs(rq)

@@ -8,18 +8,32 @@ queue its requests (``integrations.qbd``) for the next poll."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET  # noqa: S405 - builds requests only; answers are parsed with defusedxml
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 
 from defusedxml import ElementTree as SafeET
 
-from .base import ClosedDate, InboundTransaction, Provider, ProviderError, PushEntry, PushOutcome, RemoteAccount, Tokens
+from .base import (
+    ClosedDate,
+    InboundLine,
+    InboundTransaction,
+    Provider,
+    ProviderError,
+    PushEntry,
+    PushOutcome,
+    RemoteAccount,
+    Tokens,
+)
 
 VENDOR = "QuickBooks Desktop"
 QBXML_VERSION = "13.0"
 MIN_CONNECTOR = "2.0.8250.9"
 CLOSED_CODES = {"3171"}
+OWN_REF = re.compile(r"^CB\d+$")  # RefNumber of the entries closebooks adds (ref_number)
+ZERO = Decimal("0.00")
 NOT_POLLED = "QuickBooks Desktop is reached only when its Web Connector polls closebooks; the request waits in the queue."
 
 
@@ -84,6 +98,31 @@ def preferences_query(request_id: str) -> str:
     return _envelope(rq)
 
 
+def _modified_since(rq: ET.Element, since: datetime | None) -> None:
+    if since is not None:  # qbXML DATETIMETYPE: ISO 8601 with the UTC offset
+        ET.SubElement(ET.SubElement(rq, "ModifiedDateRangeFilter"), "FromModifiedDate").text = since.isoformat(timespec="seconds")
+
+
+def item_query(request_id: str) -> str:
+    """The item list: each item's income account is where an invoice line selling it posts."""
+    rq = ET.Element("ItemQueryRq", requestID=request_id)
+    ET.SubElement(rq, "ActiveStatus").text = "All"
+    return _envelope(rq)
+
+
+def inbound_journal_query(request_id: str, since: datetime | None) -> str:
+    rq = ET.Element("JournalEntryQueryRq", requestID=request_id)
+    _modified_since(rq, since)
+    return _envelope(rq)
+
+
+def invoice_query(request_id: str, since: datetime | None) -> str:
+    rq = ET.Element("InvoiceQueryRq", requestID=request_id)
+    _modified_since(rq, since)
+    ET.SubElement(rq, "IncludeLineItems").text = "true"
+    return _envelope(rq)
+
+
 @dataclass(frozen=True)
 class Answer:
     """One ``*Rs`` of a qbXML response."""
@@ -137,6 +176,109 @@ def accounts_from(answer: Answer) -> list[RemoteAccount]:
         )
         for ret in answer.element.findall("AccountRet")
     ]
+
+
+@dataclass(frozen=True)
+class RemoteItem:
+    external_id: str
+    name: str
+    type: str
+    income_account_id: str
+    active: bool
+
+
+INCOME_ACCOUNT_PATHS = (
+    "IncomeAccountRef/ListID",  # inventory, inventory assembly
+    "SalesAndPurchase/IncomeAccountRef/ListID",  # service, non-inventory, other charge bought and sold
+    "SalesOrPurchase/AccountRef/ListID",  # service, non-inventory, other charge sold only
+)
+
+
+def items_from(answer: Answer) -> list[RemoteItem]:
+    items = []
+    for ret in answer.element:
+        if not (ret.tag.startswith("Item") and ret.tag.endswith("Ret")):
+            continue
+        income = next((ret.findtext(p) for p in INCOME_ACCOUNT_PATHS if ret.findtext(p)), "") or ""
+        items.append(
+            RemoteItem(
+                external_id=(ret.findtext("ListID") or "").strip(),
+                name=(ret.findtext("FullName") or ret.findtext("Name") or "").strip(),
+                type=ret.tag[4:-3],
+                income_account_id=income.strip(),
+                active=(ret.findtext("IsActive") or "true").strip().lower() == "true",
+            )
+        )
+    return items
+
+
+def _amount(text: str | None) -> Decimal:
+    return Decimal((text or "0").strip())
+
+
+def journals_from(answer: Answer) -> list[InboundTransaction]:
+    """Journal entries made in QuickBooks Desktop; those closebooks added (RefNumber ``CB…``) are not pulled back."""
+    found = []
+    for ret in answer.element.findall("JournalEntryRet"):
+        ref = (ret.findtext("RefNumber") or "").strip()
+        if OWN_REF.match(ref):
+            continue
+        lines = []
+        for node in ret:
+            if node.tag in ("JournalDebitLine", "JournalCreditLine"):
+                amount = _amount(node.findtext("Amount"))
+                debit = node.tag == "JournalDebitLine"
+                lines.append(
+                    InboundLine(
+                        amount if debit else ZERO,
+                        ZERO if debit else amount,
+                        external_account_id=(node.findtext("AccountRef/ListID") or "").strip(),
+                        description=(node.findtext("Memo") or "").strip(),
+                    )
+                )
+        found.append(_txn("journal", ret, ref, lines))
+    return found
+
+
+def invoices_from(answer: Answer) -> list[InboundTransaction]:
+    """Receivable invoices: Dr the invoice's AR account, Cr each line's item (its income account
+    comes from the item list; an item without a mapped one makes the invoice wait)."""
+    found = []
+    for ret in answer.element.findall("InvoiceRet"):
+        credits = []
+        for line in ret.findall("InvoiceLineRet"):
+            amount = _amount(line.findtext("Amount"))
+            if not amount:
+                continue
+            credits.append(
+                InboundLine(
+                    ZERO,
+                    amount,
+                    external_item_id=(line.findtext("ItemRef/ListID") or "").strip(),
+                    description=(line.findtext("Desc") or "").strip(),
+                )
+            )
+        tax = _amount(ret.findtext("SalesTaxTotal"))
+        if tax:
+            credits.append(InboundLine(ZERO, tax, external_item_id=(ret.findtext("ItemSalesTaxRef/ListID") or "").strip()))
+        total = sum((c.credit for c in credits), ZERO)
+        customer = (ret.findtext("CustomerRef/FullName") or "").strip()
+        ar = InboundLine(
+            total, ZERO, external_account_id=(ret.findtext("ARAccountRef/ListID") or "").strip(), description=customer
+        )
+        found.append(_txn("invoice", ret, (ret.findtext("RefNumber") or "").strip(), [ar, *credits]))
+    return found
+
+
+def _txn(kind: str, ret: ET.Element, ref: str, lines: list[InboundLine]) -> InboundTransaction:
+    return InboundTransaction(
+        kind=kind,
+        external_id=(ret.findtext("TxnID") or "").strip(),
+        number=ref,
+        txn_date=date.fromisoformat((ret.findtext("TxnDate") or "").strip()),
+        memo=(ret.findtext("Memo") or "").strip(),
+        lines=tuple(lines),
+    )
 
 
 def closing_date_from(answer: Answer) -> date | None:

@@ -8,16 +8,18 @@ from decimal import Decimal
 
 import pytest
 
-from integrations import services
+from integrations import qbd, selectors, services
 from integrations.fakes import FakeNetSuite, FakeSageIntacct
-from integrations.models import InboundRecord, SyncRun
+from integrations.fakes.qbd import FakeQuickBooksDesktop
+from integrations.models import InboundRecord, QbdRequest, SyncRun
 from integrations.providers import NetSuite, ProviderConfig, SageIntacct
 from integrations.providers.base import Tokens
 from integrations.providers.intacct import parse_ia_date
-from ledger.models import JournalEntry
+from ledger.models import Account, JournalEntry
 from ledger.services import books_closed_update
 from tests.integrations.factories import connect_to_fake, fake_urls, post_entries
 from tests.integrations.intacct import connect_intacct
+from tests.integrations.test_qbd import soap_transport
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -195,3 +197,119 @@ def test_netsuite_inbound_once_closed_period_refused_and_own_entries_not_pulled_
     conn.save(update_fields=["inbound_pulled_at"])
     again = services.inbound_pull(connection=conn)
     assert again.done == 0 and inbound_entries(company).count() == 3
+
+
+# ---------------------------------------------------------------- QuickBooks Desktop (Web Connector)
+
+
+@pytest.fixture
+def qbd_connected(db, company, client):
+    """``company`` connected to QuickBooks Desktop, its chart pulled through a first poll and mapped."""
+    conn, password = qbd.connection_connect_qbd(company=company, actor=None)
+    wc = FakeQuickBooksDesktop(soap_transport(client), username=conn.tenant_id, password=password)
+    for row in wc.chart:
+        Account.objects.get_or_create(company=company, code=row["number"], defaults={"name": row["name"], "type": row["type"]})
+    services.accounts_pull(connection=conn, actor=None)
+    assert wc.poll() == 1
+    services.mappings_save(
+        connection=conn,
+        choices={r.account.pk: r.suggestion.pk for r in selectors.mapping_rows(conn) if r.suggestion is not None},
+        actor=None,
+    )
+    conn.refresh_from_db()
+    return conn, wc
+
+
+def test_qbd_inbound_is_queued_item_journal_and_invoice_queries_carried_on_the_next_poll(company, qbd_connected):
+    conn, wc = qbd_connected
+    run = services.inbound_pull(connection=conn)
+    assert run.status == SyncRun.Status.QUEUED
+    assert services.inbound_pull(connection=conn).pk == run.pk  # one pull waits for the poll at a time
+    requests = list(QbdRequest.objects.filter(run=run).order_by("id"))
+    assert [r.kind for r in requests] == ["item_query", "inbound_journal_query", "invoice_query"]
+    assert "<ItemQueryRq" in requests[0].qbxml and "<IncludeLineItems>true</IncludeLineItems>" in requests[2].qbxml
+    assert "ModifiedDateRangeFilter" not in requests[1].qbxml  # the first pull reads everything
+    assert wc.poll() == 3 and wc.percentages[-1] == 100
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.SUCCEEDED and run.total == 0  # nothing made in QuickBooks yet
+    conn.refresh_from_db()
+    later = services.inbound_pull(connection=conn)
+    journal_rq = QbdRequest.objects.get(run=later, kind="inbound_journal_query").qbxml
+    assert f"<FromModifiedDate>{conn.inbound_pulled_at.isoformat(timespec='seconds')}</FromModifiedDate>" in journal_rq
+
+
+def test_qbd_bc6_receivable_invoices_come_in_even_in_a_closed_period_and_an_unmapped_item_waits(company, qbd_connected):
+    """BC6 with restrict-inbound on: a journal entry dated in the closed period is refused, a
+    receivable invoice dated there comes in (QuickBooks Desktop's exception, carried as the
+    provider policy the ledger's guard applies). An invoice selling an item whose income account
+    has no mapping waits, visibly, and is posted once the mapping is saved. Pulled twice: nothing twice."""
+    conn, wc = qbd_connected
+    post_entries(company, 1, entry_date=date(2026, 2, 2))
+    services.sync_run_start(company=company, actor=None)
+    assert wc.poll() == 1 and len(wc.journals) == 1  # closebooks' own entry: never pulled back
+    consulting_revenue = Account.objects.get(company=company, code="4030")
+    services.mappings_save(connection=conn, choices={consulting_revenue.pk: None}, actor=None)
+    close_books(company, date(2026, 1, 31))
+
+    services_item = wc.add_item("Services", income_account="4020")
+    training = wc.add_item("Training", income_account="4030")  # 4030 is not mapped in closebooks
+    jan_invoice = wc.add_invoice(when=date(2026, 1, 15), lines=[(services_item, "500.00")], ref="INV-1")
+    feb_invoice = wc.add_invoice(when=date(2026, 2, 12), lines=[(services_item, "200.00"), (training, "300.00")], ref="INV-2")
+    jan_journal = wc.add_journal(when=date(2026, 1, 20), lines=[("6100", "debit", "40.00"), ("1000", "credit", "40.00")])
+    feb_journal = wc.add_journal(
+        when=date(2026, 2, 10), lines=[("6100", "debit", "60.00"), ("1000", "credit", "60.00")], ref="QB-9", memo="rent"
+    )
+
+    run = services.inbound_pull(connection=conn)
+    assert wc.poll() == 3
+    run.refresh_from_db()
+    assert (run.done, run.failed, run.status) == (2, 2, SyncRun.Status.PARTIAL)
+    records = {r.external_id: r for r in InboundRecord.objects.filter(connection=conn)}
+    assert set(records) == {jan_invoice, feb_invoice, jan_journal, feb_journal}
+    invoice = records[jan_invoice].entry
+    assert records[jan_invoice].state == InboundRecord.State.IMPORTED and invoice.entry_date == date(2026, 1, 15)
+    assert invoice.closed_period_policy == "quickbooks_desktop:invoice"
+    assert lines_of(invoice) == [("1100", D("500.00"), 0), ("4020", 0, D("500.00"))]
+    assert records[jan_journal].state == InboundRecord.State.REJECTED and "(BC6)" in records[jan_journal].reason
+    assert records[feb_journal].state == InboundRecord.State.IMPORTED
+    waiting = records[feb_invoice]
+    assert waiting.state == InboundRecord.State.WAITING and waiting.entry is None
+    assert "Training" in waiting.reason and "4030" in waiting.reason
+    issue = run.issues.get(code="inbound_waiting")
+    assert "INV-2" in issue.message and "waiting for a mapping" in issue.message
+
+    # The mapping is saved: the waiting invoice is posted, on its own run.
+    services.mappings_save(
+        connection=conn, choices={consulting_revenue.pk: conn.external_accounts.get(number="4030").pk}, actor=None
+    )
+    waiting.refresh_from_db()
+    assert waiting.state == InboundRecord.State.IMPORTED and waiting.payload is None
+    assert lines_of(waiting.entry) == [("1100", D("500.00"), 0), ("4020", 0, D("200.00")), ("4030", 0, D("300.00"))]
+    assert inbound_entries(company).count() == 3
+
+    # Pulled again from the start: nothing imported twice; the closed-period journal refused again.
+    conn.refresh_from_db()
+    conn.inbound_pulled_at = None
+    conn.save(update_fields=["inbound_pulled_at"])
+    again = services.inbound_pull(connection=conn)
+    assert wc.poll() == 3
+    again.refresh_from_db()
+    assert (again.done, again.failed) == (0, 1) and inbound_entries(company).count() == 3
+
+
+def test_qbd_refused_inbound_query_fails_the_run_and_writes_nothing(company, qbd_connected):
+    conn, wc = qbd_connected
+    wc.add_invoice(when=date(2026, 2, 12), lines=[(wc.add_item("Services", income_account="4020"), "10.00")], ref="INV-3")
+    original = wc._answer
+
+    def refuse_items(rq):
+        if rq.tag == "ItemQueryRq":
+            return wc._rs(rq, "3250", "This feature is not enabled or not available in this version of QuickBooks.")
+        return original(rq)
+
+    wc._answer = refuse_items
+    run = services.inbound_pull(connection=conn)
+    wc.poll_until_idle()
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.FAILED and "3250" in run.error
+    assert not inbound_entries(company).exists() and not QbdRequest.objects.filter(run=run, state__in=["queued", "sent"]).exists()

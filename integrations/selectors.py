@@ -11,7 +11,7 @@ from django.http import Http404
 
 from ledger.models import Account, Company, JournalEntry, JournalLine
 
-from .models import AccountMapping, Connection, ExternalAccount, OutboxEntry, SyncRun
+from .models import AccountMapping, Connection, ExternalAccount, InboundRecord, OutboxEntry, SyncRun
 
 
 def connection_active(company: Company) -> Connection | None:
@@ -151,3 +151,10 @@ def connection_get(company: Company, pk: int) -> Connection:
     if conn is None:
         raise Http404("No such connection.")
     return conn
+
+
+def inbound_waiting(connection: Connection) -> list[InboundRecord]:
+    """Inbound transactions waiting for a mapping (IN6): shown until a mapping lets them in."""
+    return list(
+        InboundRecord.objects.filter(connection=connection, state=InboundRecord.State.WAITING).order_by("pulled_at", "id")[:100]
+    )

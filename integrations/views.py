@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ledger import roles
+from ledger.guard import QUICKBOOKS_DESKTOP_RECEIVABLE_INVOICES
 from ledger.selectors import company_get_for_user
 
 from . import qbd, selectors, services
@@ -49,6 +50,10 @@ def connection_status(request, slug):
             "runs": selectors.sync_run_list(company)[:15],
             "unmapped": selectors.unmapped_entries(company).count() if conn else None,
             "needing_sync": selectors.entries_needing_sync(company).count() if conn and conn.is_active else None,
+            "waiting": selectors.inbound_waiting(conn) if conn else [],
+            "inbound_policy": QUICKBOOKS_DESKTOP_RECEIVABLE_INVOICES.description
+            if conn and conn.provider == Connection.Provider.QBD
+            else "",
             **_can(request, company),
         },
     )

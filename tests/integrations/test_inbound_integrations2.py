@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 
 from integrations import qbd, selectors, services
 from integrations.fakes import FakeNetSuite, FakeSageIntacct
@@ -15,11 +16,12 @@ from integrations.models import InboundRecord, QbdRequest, SyncRun
 from integrations.providers import NetSuite, ProviderConfig, SageIntacct
 from integrations.providers.base import Tokens
 from integrations.providers.intacct import parse_ia_date
-from ledger.models import Account, JournalEntry
+from ledger.models import Account, JournalEntry, Role
 from ledger.services import books_closed_update
 from tests.integrations.factories import connect_to_fake, fake_urls, post_entries
 from tests.integrations.intacct import connect_intacct
 from tests.integrations.test_qbd import soap_transport
+from tests.integrations.test_views import login
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -238,7 +240,7 @@ def test_qbd_inbound_is_queued_item_journal_and_invoice_queries_carried_on_the_n
     assert f"<FromModifiedDate>{conn.inbound_pulled_at.isoformat(timespec='seconds')}</FromModifiedDate>" in journal_rq
 
 
-def test_qbd_bc6_receivable_invoices_come_in_even_in_a_closed_period_and_an_unmapped_item_waits(company, qbd_connected):
+def test_qbd_bc6_receivable_invoices_come_in_even_in_a_closed_period_and_an_unmapped_item_waits(company, client, qbd_connected):
     """BC6 with restrict-inbound on: a journal entry dated in the closed period is refused, a
     receivable invoice dated there comes in (QuickBooks Desktop's exception, carried as the
     provider policy the ledger's guard applies). An invoice selling an item whose income account
@@ -277,6 +279,10 @@ def test_qbd_bc6_receivable_invoices_come_in_even_in_a_closed_period_and_an_unma
     assert "Training" in waiting.reason and "4030" in waiting.reason
     issue = run.issues.get(code="inbound_waiting")
     assert "INV-2" in issue.message and "waiting for a mapping" in issue.message
+    login(client, company, Role.VIEWER)
+    page = client.get(reverse("integrations:status", args=[company.slug])).content.decode()
+    assert "Inbound transactions waiting for a mapping" in page and "invoice INV-2" in page
+    assert "Receivable invoices created in QuickBooks Desktop sync in even when dated in a closed period" in page
 
     # The mapping is saved: the waiting invoice is posted, on its own run.
     services.mappings_save(

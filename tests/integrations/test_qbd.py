@@ -204,3 +204,29 @@ def test_soap_server_version_answer_shape(client):
     ).encode()
     response = client.post(reverse("integrations_qbwc"), data=body, content_type="text/xml")
     assert response.status_code == 200 and b"serverVersionResult" in response.content
+
+
+def test_client_version_reaches_authenticate_through_the_database_not_a_process_cache(company, qbd_setup):
+    """clientVersion and authenticate may be served by two web processes: the version is kept in
+    the database per Web Connector, read by its own authenticate only, and only while fresh."""
+    from datetime import timedelta
+
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from integrations.models import QbdClientVersion
+
+    conn, wc = qbd_setup
+    assert qbd.client_version("2.0.8250.12", client="10.0.0.7") == ""
+    cache.clear()  # nothing of it lives in a process
+    assert QbdClientVersion.objects.get(client="10.0.0.7").version == "2.0.8250.12"
+    password = wc.password
+    ticket, _ = qbd.authenticate(conn.tenant_id, password, client="10.0.0.7")
+    assert QbdSession.objects.get(ticket=ticket).client_version == "2.0.8250.12"
+    conn.refresh_from_db()
+    assert conn.remote_version == "2.0.8250.12"
+    other, _ = qbd.authenticate(conn.tenant_id, password, client="10.0.0.8")  # another machine: no version of its own
+    assert QbdSession.objects.get(ticket=other).client_version == ""
+    QbdClientVersion.objects.filter(client="10.0.0.7").update(reported_at=timezone.now() - timedelta(hours=1))
+    stale, _ = qbd.authenticate(conn.tenant_id, password, client="10.0.0.7")
+    assert QbdSession.objects.get(ticket=stale).client_version == ""

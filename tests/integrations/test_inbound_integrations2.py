@@ -3,7 +3,7 @@ inbound path QBO and Xero use: each transaction imported once whatever is pulled
 books-closed guard of the ledger deciding BC6 (per entity for Intacct, BC9; with QuickBooks
 Desktop's receivable-invoice exception), and every refusal a row on the run."""
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -73,6 +73,10 @@ def test_intacct_contract_glbatch_and_glentry_are_read_through_read_by_query_and
     assert any("<object>GLBATCH</object>" in b and "STATE = 'Posted'" in b for b in bodies)
     assert any("<object>GLENTRY</object>" in b and "BATCHNO IN (" in b for b in bodies)
     assert parse_ia_date("03/01/2026") == date(2026, 3, 1)
+    # Changed since a moment after they were made: the WHENMODIFIED filter leaves them out.
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    assert provider.pull_inbound(since=later) == []
+    assert f"WHENMODIFIED &gt;= '{later:%m/%d/%Y %H:%M:%S}'" in fake_intacct.received("POST", "xmlgw")[-1].body.decode()
 
 
 def test_intacct_bc9_each_batch_is_checked_against_its_own_entitys_closed_date(company, fake_intacct):
@@ -319,3 +323,22 @@ def test_qbd_refused_inbound_query_fails_the_run_and_writes_nothing(company, qbd
     run.refresh_from_db()
     assert run.status == SyncRun.Status.FAILED and "3250" in run.error
     assert not inbound_entries(company).exists() and not QbdRequest.objects.filter(run=run, state__in=["queued", "sent"]).exists()
+
+
+def test_netsuite_suiteql_error_fails_the_run_with_its_error_details_and_writes_nothing(company, fake_ns):
+    conn = connect_to_fake(company, fake_ns)
+    ns_sales(fake_ns)
+    fake_ns.inject(
+        "suiteql",
+        400,
+        {
+            "title": "Bad Request",
+            "status": 400,
+            "o:errorDetails": [{"detail": "Search error occurred.", "o:errorCode": "SSS_SEARCH_ERROR"}],
+        },
+    )
+    run = services.inbound_pull(connection=conn)
+    assert run.status == SyncRun.Status.FAILED and "SSS_SEARCH_ERROR" in run.error and "Search error occurred" in run.error
+    assert not InboundRecord.objects.filter(connection=conn).exists() and not inbound_entries(company).exists()
+    conn.refresh_from_db()
+    assert conn.inbound_pulled_at is None  # the next pull starts from the same place

@@ -7,7 +7,17 @@ from ledger import roles
 from ledger.admin import CompanyScopedAdmin
 
 from . import services
-from .models import AccountMapping, Connection, ConnectionEntity, ExternalAccount, InboundRecord, OutboxEntry, SyncIssue, SyncRun
+from .models import (
+    AccountMapping,
+    Connection,
+    ConnectionEntity,
+    ExternalAccount,
+    ExternalItem,
+    InboundRecord,
+    OutboxEntry,
+    SyncIssue,
+    SyncRun,
+)
 
 
 class ReadOnlyAdmin(CompanyScopedAdmin):
@@ -110,6 +120,14 @@ class OutboxEntryAdmin(ReadOnlyAdmin):
     list_display = ["entry", "state", "external_id", "request_key", "synced_at", "connection"]
     list_filter = ["state"]
     search_fields = ["external_id", "request_key"]
+
+
+@admin.register(ExternalItem)
+class ExternalItemAdmin(ReadOnlyAdmin):
+    company_path = "connection__company"
+    list_display = ["name", "type", "income_account_id", "active", "pulled_at", "connection"]
+    list_filter = ["active", "type"]
+    search_fields = ["name", "external_id"]
 
 
 @admin.register(InboundRecord)

@@ -397,11 +397,15 @@ def _apply_inbound(session: QbdSession, request: QbdRequest, answer) -> None:
     from .services import _run_finish, inbound_store, inbound_waiting_post, items_store
 
     run, connection = request.run, session.connection
-    if not answer.ok and not answer.no_match:  # statusCode 1: the query matched nothing
+
+    def fail(error: str) -> None:  # the rest of the pull is not sent; what it would bring comes on the next pull
         QbdRequest.objects.filter(connection=connection, run=run, state=QbdRequest.State.QUEUED).update(
-            state=QbdRequest.State.FAILED, status_message="Not sent: an earlier request of this pull was refused."
+            state=QbdRequest.State.FAILED, status_message="Not sent: an earlier request of this pull failed."
         )
-        _run_finish(run, error=f"QuickBooks Desktop refused {answer.tag} ({answer.status_code}): {answer.message}")
+        _run_finish(run, error=error)
+
+    if not answer.ok and not answer.no_match:  # statusCode 1: the query matched nothing
+        fail(f"QuickBooks Desktop refused {answer.tag} ({answer.status_code}): {answer.message}")
         return
     try:
         if request.kind == QbdRequest.Kind.ITEM_QUERY:
@@ -411,8 +415,8 @@ def _apply_inbound(session: QbdSession, request: QbdRequest, answer) -> None:
             inbound_store(connection=connection, run=run, txns=journals_from(answer) if answer.ok else [], actor=None)
         else:
             inbound_store(connection=connection, run=run, txns=invoices_from(answer) if answer.ok else [], actor=None)
-    except (ArithmeticError, ValueError) as exc:
-        _run_finish(run, error=f"QuickBooks Desktop answered {answer.tag} with a value closebooks cannot read: {exc}")
+    except (ArithmeticError, ValueError) as exc:  # raised while reading the answer, before anything is posted
+        fail(f"QuickBooks Desktop answered {answer.tag} with a value closebooks cannot read: {exc}")
         return
     SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.QUEUED).update(status=SyncRun.Status.RUNNING)
     if not QbdRequest.objects.filter(run=run, state__in=PENDING).exists():

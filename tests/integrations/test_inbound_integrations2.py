@@ -342,3 +342,17 @@ def test_netsuite_suiteql_error_fails_the_run_with_its_error_details_and_writes_
     assert not InboundRecord.objects.filter(connection=conn).exists() and not inbound_entries(company).exists()
     conn.refresh_from_db()
     assert conn.inbound_pulled_at is None  # the next pull starts from the same place
+
+
+def test_qbd_unreadable_amount_fails_the_pull_and_posts_nothing_of_it(company, qbd_connected):
+    """Bad input from the Web Connector: a journal line whose amount is not a number stops the
+    pull with a clear error before anything of the answer is posted; the rest is not sent."""
+    conn, wc = qbd_connected
+    wc.add_journal(when=date(2026, 2, 10), lines=[("6100", "debit", "12,50"), ("1000", "credit", "12,50")], ref="QB-1")
+    wc.add_invoice(when=date(2026, 2, 12), lines=[(wc.add_item("Services", income_account="4020"), "10.00")], ref="INV-4")
+    run = services.inbound_pull(connection=conn)
+    wc.poll_until_idle()
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.FAILED and "JournalEntryQueryRs" in run.error and "cannot read" in run.error
+    assert not inbound_entries(company).exists() and not InboundRecord.objects.filter(connection=conn).exists()
+    assert QbdRequest.objects.get(run=run, kind="invoice_query").state == QbdRequest.State.FAILED

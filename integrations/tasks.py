@@ -41,10 +41,11 @@ def pull_closed_dates() -> int:
 
 @shared_task(acks_late=True)
 def pull_inbound() -> int:
-    """Beat: pull invoices, bills and payments made in each active connection's system (IN6, BC6).
-    QuickBooks Desktop is left out: it is reached only through its Web Connector's poll."""
+    """Beat: pull the transactions made in each active connection's system (IN6, BC6). For
+    QuickBooks Desktop this queues the queries for its Web Connector's next poll (one pull waits
+    at a time), so the count returned covers the other vendors."""
     pulled = 0
-    for connection in Connection.objects.filter(status=Connection.Status.ACTIVE).exclude(provider=Connection.Provider.QBD):
+    for connection in Connection.objects.filter(status=Connection.Status.ACTIVE):
         run = services.inbound_pull(connection=connection)
         pulled += run.done
     return pulled

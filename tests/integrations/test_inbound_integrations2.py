@@ -356,3 +356,16 @@ def test_qbd_unreadable_amount_fails_the_pull_and_posts_nothing_of_it(company, q
     assert run.status == SyncRun.Status.FAILED and "JournalEntryQueryRs" in run.error and "cannot read" in run.error
     assert not inbound_entries(company).exists() and not InboundRecord.objects.filter(connection=conn).exists()
     assert QbdRequest.objects.get(run=run, kind="invoice_query").state == QbdRequest.State.FAILED
+
+
+def test_qbd_the_scheduled_inbound_pull_queues_one_pull_for_the_next_poll(company, qbd_connected):
+    from integrations.tasks import pull_inbound
+
+    conn, wc = qbd_connected
+    pull_inbound()
+    pull_inbound()  # the beat again before the Web Connector polled: still one pull waiting
+    runs = SyncRun.objects.filter(connection=conn, kind=SyncRun.Kind.INBOUND)
+    assert runs.count() == 1 and runs.get().status == SyncRun.Status.QUEUED
+    wc.add_journal(when=date(2026, 2, 10), lines=[("6100", "debit", "60.00"), ("1000", "credit", "60.00")], ref="QB-1")
+    assert wc.poll() == 3
+    assert runs.get().status == SyncRun.Status.SUCCEEDED and inbound_entries(company).count() == 1

@@ -12,7 +12,7 @@ from django.http import Http404
 
 from integrations.models import AccountMapping
 from integrations.selectors import connection_active
-from ledger.models import ZERO, Account, AccountDayBalance, Company, JournalEntry, JournalLine
+from ledger.models import ZERO, Account, AccountDayBalance, Company, EntryDayCount, JournalEntry, JournalLine
 from ledger.selectors import summaries_kept, unbalanced_entry_ids
 
 from .models import Period
@@ -66,6 +66,15 @@ def period_entries(period: Period) -> QuerySet[JournalEntry]:
     return JournalEntry.objects.filter(
         company=period.company, entry_date__gte=period.first_day, entry_date__lte=period.last_day
     ).order_by("entry_date", "id")
+
+
+def period_entry_count(period: Period) -> int:
+    """How many journal entries the period has, from the per-day counts the entry triggers keep
+    (at most 31 rows) where the database keeps them."""
+    if not summaries_kept():
+        return period_entries(period).count()
+    days = EntryDayCount.objects.filter(company=period.company, entry_date__gte=period.first_day, entry_date__lte=period.last_day)
+    return days.aggregate(n=Coalesce(Sum("entries"), 0))["n"]
 
 
 def with_totals(entries) -> list[JournalEntry]:

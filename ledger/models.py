@@ -276,6 +276,21 @@ class AccountDayBalance(models.Model):
         return f"{self.account_id} {self.entry_date} Dr {self.debit} Cr {self.credit}"
 
 
+class EntryDayCount(models.Model):
+    """How many journal entries one company has on one day. Written only by the PostgreSQL
+    triggers of ``ledger/summary_sql.py``; days without entries have no row."""
+
+    company = models.ForeignKey(Company, on_delete=models.DO_NOTHING, related_name="+")
+    entry_date = models.DateField()
+    entries = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["company", "entry_date"], name="entrydaycount_one_per_day")]
+
+    def __str__(self) -> str:
+        return f"{self.company_id} {self.entry_date}: {self.entries} entries"
+
+
 class AuditEvent(models.Model):
     """Append-only trail (PC6): who, when, what, before and after, and why."""
 

@@ -5,8 +5,11 @@ instead of scanning a month of lines (PC2, issue 4's targets):
   zero. It is what "unbalanced" means (PC2), so the flags read a handful of rows by index.
 * ``ledger_accountdaybalance``: debits, credits and the line count per company, account and
   day: the trial balance of a month reads at most accounts × 31 rows.
+* ``ledger_entrydaycount``: journal entries per company and day (kept by triggers on
+  ``ledger_journalentry``): the Review step counts a month's entries from at most 31 rows.
 
-Both are kept by STATEMENT-level triggers over the transition tables of ``ledger_journalline``,
+They are kept by STATEMENT-level triggers over the transition tables of ``ledger_journalline``
+(and ``ledger_journalentry`` for the entry counts),
 like the books-closed guard in ``ledger/sql.py``: whatever writes the lines (the posting
 service, ``bulk_create``, ``QuerySet.update``, raw SQL, COPY in ``ledger/bulk.py``), each
 statement adds its signed deltas in one grouped query. A balanced bulk load has no non-zero
@@ -14,7 +17,7 @@ entry delta, so it writes no imbalance row at all. The same trigger keeps the st
 ``is_balanced`` flag of the entries it touched equal to "has no imbalance row", so the flag the
 posting service and the bulk loader set stays right under writes that bypass them. Rows whose
 figures reach zero are deleted, so each table holds only what is non-zero. TRUNCATE of the lines
-empties both. Rows are upserted in key order so concurrent statements lock them in one order.
+(entries) empties their summaries. Rows are upserted in key order so concurrent statements lock them in one order.
 
 SQLite (``make run``) has no transition tables: there the selectors compute from the lines.
 """
@@ -102,26 +105,77 @@ CREATE TRIGGER ledger_journalline_summaries_truncate
   AFTER TRUNCATE ON ledger_journalline
   FOR EACH STATEMENT EXECUTE FUNCTION ledger_journalline_summaries_truncate();"""
 
-SUMMARY_TRIGGERS = "\n".join(_function(op) for op in OPS) + _TRUNCATE
+_ENTRY_SIGNED = {
+    "insert": "SELECT company_id, entry_date, 1 AS n FROM new_rows",
+    "delete": "SELECT company_id, entry_date, -1 AS n FROM old_rows",
+}
+_ENTRY_SIGNED["update"] = f"{_ENTRY_SIGNED['insert']} UNION ALL {_ENTRY_SIGNED['delete']}"
+
+
+def _entry_function(op: str) -> str:
+    return f"""
+CREATE OR REPLACE FUNCTION ledger_journalentry_summaries_{op}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  emptied bigint[];
+BEGIN
+  WITH up AS (
+    INSERT INTO ledger_entrydaycount AS t (company_id, entry_date, entries)
+    SELECT company_id, entry_date, SUM(n) FROM ({_ENTRY_SIGNED[op]}) s(company_id, entry_date, n)
+     GROUP BY company_id, entry_date
+    HAVING SUM(n) <> 0
+     ORDER BY company_id, entry_date
+    ON CONFLICT (company_id, entry_date) DO UPDATE SET entries = t.entries + EXCLUDED.entries
+    RETURNING t.id, t.entries
+  )
+  SELECT array_agg(id) FILTER (WHERE entries = 0) INTO emptied FROM up;
+  IF emptied IS NOT NULL THEN
+    DELETE FROM ledger_entrydaycount WHERE id = ANY (emptied);
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER ledger_journalentry_summaries_{op}
+  AFTER {op.upper()} ON ledger_journalentry {_REFS[op]}
+  FOR EACH STATEMENT EXECUTE FUNCTION ledger_journalentry_summaries_{op}();"""
+
+
+_ENTRY_TRUNCATE = """
+CREATE OR REPLACE FUNCTION ledger_journalentry_summaries_truncate() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  DELETE FROM ledger_entrydaycount;
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER ledger_journalentry_summaries_truncate
+  AFTER TRUNCATE ON ledger_journalentry
+  FOR EACH STATEMENT EXECUTE FUNCTION ledger_journalentry_summaries_truncate();"""
+
+SUMMARY_TRIGGERS = (
+    "\n".join(_function(op) for op in OPS) + _TRUNCATE + "\n".join(_entry_function(op) for op in OPS) + _ENTRY_TRUNCATE
+)
 
 DROP_SUMMARY_TRIGGERS = "\n".join(
-    f"DROP TRIGGER IF EXISTS ledger_journalline_summaries_{op} ON ledger_journalline;\n"
-    f"DROP FUNCTION IF EXISTS ledger_journalline_summaries_{op}();"
+    f"DROP TRIGGER IF EXISTS ledger_{table}_summaries_{op} ON ledger_{table};\n"
+    f"DROP FUNCTION IF EXISTS ledger_{table}_summaries_{op}();"
+    for table in ("journalline", "journalentry")
     for op in (*OPS, "truncate")
 )
 
 # The summaries of the lines already there, computed once; the migration runs it after the
 # triggers exist, under a lock that keeps writers out between the two.
 BACKFILL_SUMMARIES = """
-LOCK TABLE ledger_journalline IN SHARE MODE;
+LOCK TABLE ledger_journalentry, ledger_journalline IN SHARE MODE;
 DELETE FROM ledger_entryimbalance;
 DELETE FROM ledger_accountdaybalance;
+DELETE FROM ledger_entrydaycount;
 INSERT INTO ledger_entryimbalance (entry_id, currency, imbalance)
 SELECT entry_id, currency, SUM(debit - credit) FROM ledger_journalline
  GROUP BY entry_id, currency HAVING SUM(debit - credit) <> 0;
 INSERT INTO ledger_accountdaybalance (company_id, account_id, entry_date, debit, credit, line_count)
 SELECT company_id, account_id, entry_date, SUM(debit), SUM(credit), COUNT(*) FROM ledger_journalline
  GROUP BY company_id, account_id, entry_date;
+INSERT INTO ledger_entrydaycount (company_id, entry_date, entries)
+SELECT company_id, entry_date, COUNT(*) FROM ledger_journalentry GROUP BY company_id, entry_date;
 UPDATE ledger_journalentry e SET is_balanced = NOT EXISTS (SELECT 1 FROM ledger_entryimbalance i WHERE i.entry_id = e.id)
  WHERE e.is_balanced IS DISTINCT FROM NOT EXISTS (SELECT 1 FROM ledger_entryimbalance i WHERE i.entry_id = e.id);
 """

@@ -1,4 +1,4 @@
-"""The journal lines' two summaries (entry imbalances, account-day balances), their
+"""The journal's summaries (entry imbalances, account-day balances, entries per day), their
 statement-level triggers and a backfill of the lines already there. PostgreSQL only: on SQLite
 the tables stay empty and the selectors compute from the lines (see ``ledger/summary_sql.py``)."""
 
@@ -49,6 +49,18 @@ class Migration(migrations.Migration):
             ],
             options={
                 'constraints': [models.UniqueConstraint(fields=('entry', 'currency'), name='entryimbalance_one_per_currency')],
+            },
+        ),
+        migrations.CreateModel(
+            name='EntryDayCount',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('entry_date', models.DateField()),
+                ('entries', models.BigIntegerField()),
+                ('company', models.ForeignKey(on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='ledger.company')),
+            ],
+            options={
+                'constraints': [models.UniqueConstraint(fields=('company', 'entry_date'), name='entrydaycount_one_per_day')],
             },
         ),
         # Triggers first, then the backfill under a SHARE lock: no line written in between is missed.

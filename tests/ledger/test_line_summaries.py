@@ -1,10 +1,11 @@
-"""The journal lines' summaries kept by the PostgreSQL statement triggers (``ledger/summary_sql.py``):
-entry imbalances (what "unbalanced" means, PC2) and account-day balances (the trial balance).
+"""The journal's summaries kept by the PostgreSQL statement triggers (``ledger/summary_sql.py``):
+entry imbalances (what "unbalanced" means, PC2), account-day balances (the trial balance) and
+entries per day (the Review step's count).
 
-Whatever writes the lines (the posting service, ``Model.objects.create``, ``bulk_create``,
-``QuerySet.update``/``delete``, raw SQL, the COPY loader, TRUNCATE), the summaries must equal
-what the lines themselves add up to, and each entry's stored ``is_balanced`` flag must say
-whether it has an imbalance."""
+Whatever writes the lines or entries (the posting service, ``Model.objects.create``,
+``bulk_create``, ``QuerySet.update``/``delete``, raw SQL, the COPY loader, TRUNCATE), the
+summaries must equal what the rows themselves add up to, and each entry's stored
+``is_balanced`` flag must say whether it has an imbalance."""
 
 import random
 from datetime import date, timedelta
@@ -15,7 +16,7 @@ from django.db import connection
 
 from ledger import services
 from ledger.bulk import BulkEntry, BulkLine, journal_copy
-from ledger.models import AccountDayBalance, EntryImbalance, JournalEntry, JournalLine
+from ledger.models import AccountDayBalance, EntryDayCount, EntryImbalance, JournalEntry, JournalLine
 from ledger.summary_sql import BACKFILL_SUMMARIES
 from tests.factories import AccountFactory
 
@@ -25,7 +26,8 @@ DAY = date(2026, 3, 10)
 
 
 def lines_add_up_to():
-    """(imbalances, day balances) computed from the lines, as the summaries must hold them."""
+    """(imbalances, day balances, entries per day) computed from the lines and entries, as the
+    summaries must hold them."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT entry_id, currency, SUM(debit - credit) FROM ledger_journalline"
@@ -37,11 +39,14 @@ def lines_add_up_to():
             " GROUP BY company_id, account_id, entry_date"
         )
         days = {(c, a, d): (dr, cr, n) for c, a, d, dr, cr, n in cursor.fetchall()}
-    return imbalances, days
+        cursor.execute("SELECT company_id, entry_date, COUNT(*) FROM ledger_journalentry GROUP BY company_id, entry_date")
+        entry_days = {(c, d): n for c, d, n in cursor.fetchall()}
+    return imbalances, days, entry_days
 
 
 def assert_summaries_right():
-    imbalances, days = lines_add_up_to()
+    imbalances, days, entry_days = lines_add_up_to()
+    assert {(r.company_id, r.entry_date): r.entries for r in EntryDayCount.objects.all()} == entry_days
     assert {(r.entry_id, r.currency): r.imbalance for r in EntryImbalance.objects.all()} == imbalances
     assert {
         (r.company_id, r.account_id, r.entry_date): (r.debit, r.credit, r.line_count) for r in AccountDayBalance.objects.all()
@@ -178,6 +183,9 @@ def test_raw_sql_writes_are_summarised_too(books):
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # TRUNCATE refuses while deferred FK checks are pending
         cursor.execute("TRUNCATE ledger_journalline CASCADE")
     assert not EntryImbalance.objects.exists() and not AccountDayBalance.objects.exists()
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE ledger_journalentry CASCADE")
+    assert not EntryDayCount.objects.exists()
 
 
 def test_the_copy_loader_writes_imbalances_only_for_unbalanced_entries(books):
@@ -195,12 +203,37 @@ def test_the_copy_loader_writes_imbalances_only_for_unbalanced_entries(books):
     assert AccountDayBalance.objects.get(account=cash).line_count == 200
 
 
+def test_entries_per_day_follow_every_write_of_the_entries(books, other_company):
+    first, second = books["post"](), books["post"]()
+    assert_summaries_right()
+    JournalEntry.objects.filter(pk=first.pk).update(entry_date=DAY + timedelta(days=1))
+    assert_summaries_right()
+    JournalEntry.objects.bulk_create(
+        [JournalEntry(company=other_company, entry_date=DAY), JournalEntry(company=books["company"], entry_date=DAY)]
+    )
+    assert_summaries_right()
+    assert EntryDayCount.objects.get(company=books["company"], entry_date=DAY).entries == 2
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE ledger_journalentry SET company_id = %s WHERE company_id = %s AND NOT EXISTS "
+            "(SELECT 1 FROM ledger_journalline l WHERE l.entry_id = ledger_journalentry.id)",
+            [other_company.pk, books["company"].pk],
+        )
+        assert_summaries_right()
+        cursor.execute("DELETE FROM ledger_journalentry WHERE company_id = %s", [other_company.pk])
+    assert_summaries_right()
+    services.journal_entry_delete(entry=second, actor=None)
+    assert_summaries_right()
+    assert list(EntryDayCount.objects.values_list("entry_date", "entries")) == [(DAY + timedelta(days=1), 1)]
+
+
 def test_the_backfill_rebuilds_summaries_from_the_lines(books):
     books["post"]("10.00", credit="9.00", source="import")
     books["post"]()
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM ledger_entryimbalance")
         cursor.execute("UPDATE ledger_accountdaybalance SET debit = 0")
+        cursor.execute("UPDATE ledger_entrydaycount SET entries = 7")
         cursor.execute(BACKFILL_SUMMARIES)
     assert_summaries_right()
 

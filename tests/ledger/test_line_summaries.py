@@ -291,3 +291,12 @@ def test_any_sequence_of_line_writes_keeps_the_summaries_right(books, seed):
     for _ in range(40):
         rng.choice([create, update, delete, raw])()
         assert_summaries_right()
+
+
+def test_reflag_puts_back_a_stored_flag_written_directly_PC2(books):
+    unbalanced = books["post"]("10.00", credit="9.00", source="import")
+    balanced = books["post"]()
+    JournalEntry.objects.filter(pk=unbalanced.pk).update(is_balanced=True)
+    JournalEntry.objects.filter(pk=balanced.pk).update(is_balanced=False)
+    assert services.journal_entries_reflag(company=books["company"]) == 1
+    assert_summaries_right()

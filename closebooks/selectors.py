@@ -12,8 +12,8 @@ from django.http import Http404
 
 from integrations.models import AccountMapping
 from integrations.selectors import connection_active
-from ledger.models import ZERO, Account, Company, JournalEntry, JournalLine
-from ledger.selectors import unbalanced_entry_ids
+from ledger.models import ZERO, Account, AccountDayBalance, Company, EntryDayCount, JournalEntry, JournalLine
+from ledger.selectors import summaries_kept, unbalanced_entry_ids
 
 from .models import Period
 
@@ -68,6 +68,15 @@ def period_entries(period: Period) -> QuerySet[JournalEntry]:
     ).order_by("entry_date", "id")
 
 
+def period_entry_count(period: Period) -> int:
+    """How many journal entries the period has, from the per-day counts the entry triggers keep
+    (at most 31 rows) where the database keeps them."""
+    if not summaries_kept():
+        return period_entries(period).count()
+    days = EntryDayCount.objects.filter(company=period.company, entry_date__gte=period.first_day, entry_date__lte=period.last_day)
+    return days.aggregate(n=Coalesce(Sum("entries"), 0))["n"]
+
+
 def with_totals(entries) -> list[JournalEntry]:
     """Attach ``total_debit`` and ``line_count`` to one page of entries, in one grouped query."""
     entries = list(entries)
@@ -105,7 +114,8 @@ def unmapped_entry_ids(company: Company, first: date, last: date) -> list[int]:
 
 def flagged_entries(company: Company, first: date, last: date) -> QuerySet[JournalEntry]:
     """Entries flagged for the Review step (PC2), from the stored flags, which the posting
-    service and the bulk loader keep; Lock re-derives them from the lines before it decides."""
+    service and the bulk loader set and the line triggers keep equal to the lines; Lock
+    decides from the imbalance rows themselves."""
     return JournalEntry.objects.filter(company=company, entry_date__gte=first, entry_date__lte=last, is_balanced=False).order_by(
         "entry_date", "id"
     )
@@ -123,9 +133,15 @@ class TrialBalanceRow:
 
 
 def trial_balance(period: Period) -> list[TrialBalanceRow]:
-    """Debits and credits per account for the period, in the base currency's lines."""
+    """Debits and credits per account for the period, summed over its journal lines. Read from
+    the account-day balances the line triggers keep (accounts × days rows, not a month of
+    lines) where the database keeps them."""
+    if summaries_kept():
+        source = AccountDayBalance.objects.filter(company=period.company)
+    else:
+        source = JournalLine.objects.filter(company=period.company)
     sums = (
-        JournalLine.objects.filter(company=period.company, entry_date__gte=period.first_day, entry_date__lte=period.last_day)
+        source.filter(entry_date__gte=period.first_day, entry_date__lte=period.last_day)
         .values("account_id")
         .annotate(debit=Coalesce(Sum("debit"), ZERO), credit=Coalesce(Sum("credit"), ZERO))
     )

@@ -98,9 +98,9 @@ def period_lock_blockers(period: Period) -> list[Blocker]:
 
 @transaction.atomic
 def period_flags_refresh(*, period: Period) -> int:
-    """Re-derive the stored unbalanced flags of the period's entries from their lines, so the
-    Review step lists exactly what blocks the lock, lines written behind the posting service
-    included (PC2)."""
+    """Re-derive the stored unbalanced flags of the period's entries from their lines'
+    imbalances, so the Review step lists exactly what blocks the lock even after a direct write
+    to the flag (PC2). Reads the imbalance rows the line triggers keep: no scan of the lines."""
     return journal_entries_reflag(company=period.company, first=period.first_day, last=period.last_day)
 
 

@@ -90,6 +90,15 @@ def _wizard_context(company, period: Period, step: str) -> dict:
     return {"company": company, "period": period, "steps": steps, "step": step}
 
 
+def _unfiltered(filterset) -> bool:
+    """Whether the Review filters select every entry of the period (nothing given, nothing invalid)."""
+    if not filterset.is_bound:
+        return True
+    if not filterset.is_valid():
+        return False
+    return all(value is None or value == "" for value in filterset.form.cleaned_data.values())
+
+
 @login_required
 @require_GET
 def review(request, slug, period):
@@ -97,7 +106,10 @@ def review(request, slug, period):
     period = selectors.period_get(company, period)
     flagged_qs = selectors.flagged_entries(company, period.first_day, period.last_day)
     filterset = ReviewFilter(request.GET or None, queryset=selectors.period_entries(period), company=company)
-    page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
+    paginator = Paginator(filterset.qs, 50)
+    if _unfiltered(filterset):
+        paginator.count = selectors.period_entry_count(period)  # the kept per-day counts, not a count of the month
+    page = paginator.get_page(request.GET.get("page"))
     page.object_list = selectors.with_totals(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)

@@ -258,6 +258,13 @@ class OutboxEntry(models.Model):
         constraints = [models.UniqueConstraint(fields=["connection", "entry"], name="outbox_one_row_per_entry")]
         indexes = [
             models.Index(fields=["run", "state", "request_key"], name="outbox_run_state_key"),
+            # Lock's sync prerequisite (PC4): the versions the vendor holds, from the index alone.
+            models.Index(
+                fields=["connection", "entry"],
+                include=["synced_version"],
+                condition=Q(state="synced"),
+                name="outbox_synced_versions",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -181,6 +181,14 @@ class JournalEntry(models.Model):
         indexes = [
             models.Index(fields=["company", "entry_date"], name="entry_company_date"),
             models.Index(fields=["company"], condition=Q(is_balanced=False), name="entry_company_unbalanced"),
+            # What Lock's sync prerequisite reads (PC4): a period's outbound entries and their
+            # versions, from the index alone.
+            models.Index(
+                fields=["company", "entry_date"],
+                include=["id", "updated_at"],
+                condition=~Q(source="inbound_sync"),
+                name="entry_company_date_outbound",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -228,6 +236,59 @@ class JournalLine(models.Model):
     def amount(self) -> Decimal:
         """Signed amount: debit positive, credit negative."""
         return self.debit - self.credit
+
+
+class EntryImbalance(models.Model):
+    """Debits minus credits of one entry in one currency, kept only while not zero: the entry is
+    unbalanced (PC2) exactly while it has a row. Written only by the PostgreSQL triggers of
+    ``ledger/summary_sql.py``, never by Python."""
+
+    entry = models.ForeignKey(JournalEntry, on_delete=models.DO_NOTHING, related_name="+")
+    currency = models.CharField(max_length=3)
+    imbalance = models.DecimalField(max_digits=24, decimal_places=2)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["entry", "currency"], name="entryimbalance_one_per_currency")]
+
+    def __str__(self) -> str:
+        return f"JE-{self.entry_id} {self.currency} off by {self.imbalance}"
+
+
+class AccountDayBalance(models.Model):
+    """Debits, credits and the number of lines of one account on one day, summed over the
+    journal lines (every currency, like the trial balance). Written only by the PostgreSQL
+    triggers of ``ledger/summary_sql.py``; rows without lines are deleted."""
+
+    company = models.ForeignKey(Company, on_delete=models.DO_NOTHING, related_name="+")
+    account = models.ForeignKey(Account, on_delete=models.DO_NOTHING, related_name="+")
+    entry_date = models.DateField()
+    debit = models.DecimalField(max_digits=24, decimal_places=2)
+    credit = models.DecimalField(max_digits=24, decimal_places=2)
+    line_count = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["company", "account", "entry_date"], name="accountdaybalance_one_per_day"),
+        ]
+        indexes = [models.Index(fields=["company", "entry_date"], name="accountdaybalance_company_date")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.entry_date} Dr {self.debit} Cr {self.credit}"
+
+
+class EntryDayCount(models.Model):
+    """How many journal entries one company has on one day. Written only by the PostgreSQL
+    triggers of ``ledger/summary_sql.py``; days without entries have no row."""
+
+    company = models.ForeignKey(Company, on_delete=models.DO_NOTHING, related_name="+")
+    entry_date = models.DateField()
+    entries = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["company", "entry_date"], name="entrydaycount_one_per_day")]
+
+    def __str__(self) -> str:
+        return f"{self.company_id} {self.entry_date}: {self.entries} entries"
 
 
 class AuditEvent(models.Model):

@@ -6,11 +6,12 @@ from datetime import date
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.db.models import Count, Prefetch, QuerySet, Sum
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
 
-from .models import Account, Company, JournalEntry, JournalLine, Membership
+from .models import Account, Company, EntryImbalance, JournalEntry, JournalLine, Membership
 from .roles import VIEW
 
 
@@ -78,10 +79,24 @@ def unbalanced_entries(company: Company) -> QuerySet[JournalEntry]:
     return JournalEntry.objects.filter(company=company, is_balanced=False).order_by("entry_date", "id")
 
 
+def summaries_kept() -> bool:
+    """Whether the database keeps the lines' summaries (``ledger/summary_sql.py``): PostgreSQL
+    does, by trigger; on SQLite the readers below compute from the lines."""
+    return connection.vendor == "postgresql"
+
+
 def unbalanced_entry_ids(company: Company, first: date | None = None, last: date | None = None) -> list[int]:
     """Entries (dated ``first``..``last`` when given) whose lines do not balance in some
-    currency, computed from the lines themselves rather than the stored flag (PC2). One
-    set-based scan, served by the (company, entry_date) prefix of the lines' index."""
+    currency (PC2). Read from the imbalance rows the line triggers keep (a few rows, by index),
+    not from the stored flag; computed from the lines where there are no triggers."""
+    if summaries_kept():
+        entries = JournalEntry.objects.filter(company=company)
+        if first is not None:
+            entries = entries.filter(entry_date__gte=first)
+        if last is not None:
+            entries = entries.filter(entry_date__lte=last)
+        ids = EntryImbalance.objects.filter(entry__in=entries).values_list("entry_id", flat=True)
+        return sorted(set(ids))
     lines = JournalLine.objects.filter(company=company)
     if first is not None:
         lines = lines.filter(entry_date__gte=first)

@@ -485,8 +485,9 @@ def _entry_snapshot(entry: JournalEntry, lines: Iterable[JournalLine]) -> dict:
 @transaction.atomic
 def journal_entries_reflag(*, company: Company, first: date | None = None, last: date | None = None) -> int:
     """Recompute ``is_balanced`` of the entries of ``company`` (dated ``first``..``last`` when
-    given) from their lines, set-based, touching only rows whose flag is wrong. Lines loaded
-    behind the posting service (raw SQL) are caught up here. Returns how many are unbalanced."""
+    given) from their lines' imbalances, set-based, touching only rows whose flag is wrong. The
+    line triggers already keep the flag; this catches up a flag written directly (e.g. a
+    QuerySet.update of ``is_balanced``). Returns how many are unbalanced."""
     from ..selectors import unbalanced_entry_ids
 
     unbalanced = unbalanced_entry_ids(company, first, last)

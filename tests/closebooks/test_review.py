@@ -84,8 +84,9 @@ def test_review_lists_the_periods_transactions_totals_trial_balance_and_flags_PC
     assert response.status_code == 200
     memos = {e.memo for e in response.context["page"]}
     assert memos == {"March sale", "Fee", "Bad import", "Bulk loaded"}
-    # Review lists the stored flags; the hidden line is found when someone tries to lock
-    assert {e.pk for e in response.context["flagged"]} == {flagged.pk}
+    assert response.context["page"].paginator.count == 4  # from the kept entries per day
+    # the line triggers keep the stored flags equal to the lines: the hidden line flags its entry at once
+    assert {e.pk for e in response.context["flagged"]} == {flagged.pk, hidden.pk}
     lock_page = client.get(reverse("close:lock", kwargs={"slug": company.slug, "period": "2026-03"})).content.decode()
     assert "2 unbalanced journal entries must be fixed" in lock_page
     from closebooks.selectors import period_get
@@ -101,6 +102,8 @@ def test_review_lists_the_periods_transactions_totals_trial_balance_and_flags_PC
     assert types["Revenue"] == Decimal("-114.00") and types["Expense"] == Decimal("51.00")
     only_flagged = client.get(url, {"flagged": "true"})
     assert {e.memo for e in only_flagged.context["page"]} == {"Bad import", "Bulk loaded"}
+    assert only_flagged.context["page"].paginator.count == 2
+    assert client.get(url, {"page": "1"}).context["page"].paginator.count == 4
     by_type = client.get(url, {"account_type": "expense"})
     assert {e.memo for e in by_type.context["page"]} == {"Fee", "Bulk loaded"}
 

@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 
 from closebooks import selectors
 from closebooks.exceptions import PeriodError
@@ -82,6 +83,32 @@ def test_unbalanced_entries_block_the_lock_PC2(company, setup, lock, sync_period
         lock(period(company, "2026-02"), setup["manager"])
     assert period(company, "2026-02").state == Period.State.OPEN
     assert not BooksClosedSetting.objects.filter(company=company, enabled=True).exists()
+
+
+def test_lines_unbalanced_behind_the_services_block_the_lock_and_show_in_review_PC2(company, setup, sync_period, client):
+    """Raw SQL, QuerySet.update and bulk_create skip the posting service; the line triggers still
+    flag the entry, so Review lists it and Lock refuses without any refresh first."""
+    from django.urls import reverse
+
+    from ledger.models import JournalLine
+
+    feb = period(company, "2026-02")
+    sync_period(feb)
+    entry = JournalLine.objects.filter(entry_date=date(2026, 2, 5)).first().entry
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE ledger_journalline SET debit = debit + 1 WHERE entry_id = %s AND debit > 0", [entry.pk])
+    assert [b.code for b in period_lock_blockers(feb)] == ["unbalanced"]
+    with pytest.raises(PeriodError, match="1 unbalanced journal entries"):
+        period_lock(period=feb, actor=setup["manager"])
+    client.force_login(setup["viewer"])
+    review = client.get(reverse("close:review", kwargs={"slug": company.slug, "period": "2026-02"}))
+    assert [e.pk for e in review.context["flagged"]] == [entry.pk]
+    cash = {r.account.code: r.debit for r in review.context["trial_balance"]}["1000"]
+    assert cash == sum(JournalLine.objects.filter(entry_date__month=2, account__code="1000").values_list("debit", flat=True))
+    # a QuerySet.update puts it right: the flag clears and Lock goes through
+    JournalLine.objects.filter(entry=entry, debit__gt=0).update(debit=F("debit") - 1)
+    assert period_lock_blockers(feb) == []
+    assert period_lock(period=feb, actor=setup["manager"]).state == Period.State.LOCKED
 
 
 def test_the_current_month_cannot_lock_before_it_ends(company, setup, lock, sync_period):

@@ -39,7 +39,11 @@ class Operation(StrEnum):
     CREDIT_APPLY = "apply credit"
     PAYMENT_APPLY = "apply payment"
     CUSTOMER_CREDIT_CREATE = "create customer credit"
+    CUSTOMER_CREDIT_EDIT = "edit customer credit"
+    CUSTOMER_CREDIT_DELETE = "delete customer credit"
     REFUND_CREATE = "create refund"
+    REFUND_EDIT = "edit refund"
+    REFUND_DELETE = "delete refund"
 
 
 # BC5 (and MR6 for voids): allowed although the document is dated in the closed period,

@@ -301,3 +301,48 @@ class RefundForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         self.fields["customer"].queryset = Customer.objects.filter(company=company).order_by("name")
+
+
+class CustomerCreditEditForm(forms.Form):
+    """Edit a customer credit: its customer and kind stay (delete it and give a new one to change those)."""
+
+    credit_date = forms.DateField(label="Credit date", widget=forms.DateInput(attrs={"type": "date"}))
+    amount = MoneyField(label="Amount", required=True)
+    memo = forms.CharField(max_length=500, required=False)
+
+
+class RefundEditForm(forms.Form):
+    refund_date = forms.DateField(label="Refund date", widget=forms.DateInput(attrs={"type": "date"}))
+    amount = MoneyField(label="Amount", required=True)
+    memo = forms.CharField(max_length=500, required=False)
+
+
+class ReasonForm(forms.Form):
+    """The reason recorded in the audit trail for a delete or a reversal (PC6)."""
+
+    reason = forms.CharField(label="Reason", required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class EntityClosedDateForm(forms.Form):
+    """One entity's own books-closed date (BC9); empty means the entity follows the company's date."""
+
+    entity = forms.ModelChoiceField(queryset=None, widget=forms.HiddenInput)
+    closed_date = forms.DateField(
+        label="Books closed date",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter a valid date (YYYY-MM-DD)."},
+    )
+    reason = forms.CharField(
+        label="Reason",
+        required=False,
+        max_length=1000,
+        help_text="Needed when you move the date earlier: that reopens days (BC3).",
+    )
+
+    def __init__(self, *args, company, **kwargs):
+        from .models import LedgerEntity
+
+        super().__init__(*args, **kwargs)
+        self.fields["entity"].queryset = LedgerEntity.objects.filter(company=company)
+        self.fields["entity"].error_messages["invalid_choice"] = "Choose an entity of this company."

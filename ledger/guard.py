@@ -14,6 +14,7 @@ from enum import StrEnum
 from django.db import connection
 
 from .exceptions import BooksClosedError, LedgerError
+from .locks import company_lock
 from .models import Company, LedgerEntity
 
 
@@ -38,7 +39,11 @@ class Operation(StrEnum):
     CREDIT_APPLY = "apply credit"
     PAYMENT_APPLY = "apply payment"
     CUSTOMER_CREDIT_CREATE = "create customer credit"
+    CUSTOMER_CREDIT_EDIT = "edit customer credit"
+    CUSTOMER_CREDIT_DELETE = "delete customer credit"
     REFUND_CREATE = "create refund"
+    REFUND_EDIT = "edit refund"
+    REFUND_DELETE = "delete refund"
 
 
 # BC5 (and MR6 for voids): allowed although the document is dated in the closed period,
@@ -101,12 +106,26 @@ class GuardDecision:
     policy: str = ""
 
 
-def closed_date_for(company: Company, entity: LedgerEntity | int | None = None) -> tuple[date | None, bool]:
+def closed_date_for(
+    company: Company, entity: LedgerEntity | int | None = None, *, lock: bool = False
+) -> tuple[date | None, bool]:
     """The effective closed date for ``company`` (and ``entity``, BC9) and the restrict-inbound
     toggle. ``None`` when closed books is off (BC1). An entity's own date, when it has one,
-    replaces the company's. Call it under the company lock."""
+    replaces the company's. Call it under the company lock, or pass ``lock=True`` to take the
+    lock (FOR SHARE) and read the date in one round trip (the posting path does)."""
     entity_id = entity.pk if isinstance(entity, LedgerEntity) else entity
     # One plain query: it runs on every posting, and the ORM's compile step cost more than the query.
+    if lock and connection.vendor == "postgresql":
+        if not connection.in_atomic_block:
+            raise RuntimeError("the company lock must be taken inside transaction.atomic().")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM ledger_company_lock_closed_date(%s, %s)", [company.pk, entity_id])
+            row = cursor.fetchone()
+        if row is None or not row[0]:
+            return None, False
+        return (row[3] if row[3] is not None else row[1]), row[2]
+    if lock:
+        company_lock(company.pk)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT entity_id, enabled, closed_date, restrict_inbound FROM ledger_booksclosedsetting"
@@ -132,16 +151,18 @@ def books_closed_check(
     payment_status: str = "",
     what: str = "",
     field: str = "doc_date",
+    lock: bool = False,
 ) -> GuardDecision:
     """Decide whether ``operation`` on something dated ``on_date`` may enter the books.
 
     Returns a :class:`GuardDecision` or raises :class:`BooksClosedError`, whose message names
     the operation, the date and the closed date. ``what`` names the thing ("invoice INV-7").
-    Call it inside the transaction, after ``company_lock``, so the date cannot move under you."""
+    Call it inside the transaction, after ``company_lock``, so the date cannot move under you;
+    or pass ``lock=True`` and it takes the company lock itself, in the same round trip as the read."""
     if not isinstance(on_date, date):
         raise LedgerError(f"“{on_date}” is not a date.", field=field)
     operation = Operation(operation)
-    closed, restrict_inbound = closed_date_for(company, entity)
+    closed, restrict_inbound = closed_date_for(company, entity, lock=lock)
     if closed is None or on_date > closed:
         return GuardDecision(closed_date=closed, in_closed_period=False, post_on=on_date)
     label = f"{operation.value} {what}".strip() if what else operation.value

@@ -180,3 +180,28 @@ DROP_AUDIT_APPEND_ONLY = """
 DROP TRIGGER IF EXISTS ledger_auditevent_append_only ON ledger_auditevent;
 DROP FUNCTION IF EXISTS ledger_auditevent_append_only();
 """
+
+# The posting path's one round trip (BC4, issue item 5): take the company row FOR SHARE, then
+# read the company's setting and the entity's date. Two statements in a VOLATILE function, so at
+# READ COMMITTED the read takes its snapshot after the lock is granted and sees a date change
+# that committed while we waited. (One SELECT joining the setting to the locked company row would
+# not: its snapshot predates the wait, and a setting row inserted meanwhile stays invisible.)
+COMPANY_LOCK_CLOSED_DATE = """
+CREATE OR REPLACE FUNCTION ledger_company_lock_closed_date(
+  p_company bigint, p_entity bigint,
+  OUT enabled boolean, OUT closed_date date, OUT restrict_inbound boolean, OUT entity_closed_date date
+) LANGUAGE plpgsql VOLATILE AS $fn$
+BEGIN
+  PERFORM 1 FROM ledger_company WHERE id = p_company FOR SHARE;
+  SELECT s.enabled, s.closed_date, s.restrict_inbound INTO enabled, closed_date, restrict_inbound
+    FROM ledger_booksclosedsetting s WHERE s.company_id = p_company AND s.entity_id IS NULL;
+  IF p_entity IS NOT NULL THEN
+    SELECT e.closed_date INTO entity_closed_date
+      FROM ledger_booksclosedsetting e WHERE e.company_id = p_company AND e.entity_id = p_entity;
+  END IF;
+END
+$fn$;
+"""
+# (OUT parameters and SELECT INTO: measured at about half the cost of RETURNS TABLE/RETURN QUERY.)
+
+DROP_COMPANY_LOCK_CLOSED_DATE = "DROP FUNCTION IF EXISTS ledger_company_lock_closed_date(bigint, bigint);"

@@ -17,6 +17,7 @@ urlpatterns = [
     path("members/", views.members, name="members"),
     path("settings/accounting/", views.accounting_preferences, name="accounting_preferences"),
     path("settings/accounting/edit/", views.accounting_preferences_edit, name="accounting_preferences_edit"),
+    path("settings/accounting/entities/", views.accounting_preferences_entity, name="accounting_preferences_entity"),
     path("invoices/", views.document_list, {"kind": "invoice"}, name="invoices"),
     path("invoices/new/", views.document_edit, {"kind": "invoice"}, name="invoice_new"),
     path("bills/", views.document_list, {"kind": "bill"}, name="bills"),
@@ -39,5 +40,8 @@ urlpatterns = [
     path("payments/<int:pk>/apply/", views.payment_apply, name="payment_apply"),
     path("customer-credits/", views.customer_credits, name="customer_credits"),
     path("customer-credits/<int:pk>/apply/", views.customer_credit_apply, name="customer_credit_apply"),
+    path("customer-credits/<int:pk>/edit/", views.customer_credit_edit, name="customer_credit_edit"),
     path("refunds/", views.refunds, name="refunds"),
+    path("refunds/<int:pk>/edit/", views.refund_edit, name="refund_edit"),
+    path("applications/<int:pk>/reverse/", views.application_reverse, name="application_reverse"),
 ]

@@ -16,17 +16,21 @@ from .forms import (
     AccountForm,
     ApplyForm,
     BooksClosedForm,
+    CustomerCreditEditForm,
     CustomerCreditForm,
     DocumentForm,
     DocumentLineFormSet,
+    EntityClosedDateForm,
     JournalEntryForm,
     JournalLineFormSet,
     MemberForm,
     PaymentForm,
+    ReasonForm,
+    RefundEditForm,
     RefundForm,
     add_service_error,
 )
-from .models import CustomerCredit, Document, Membership, Payment, Refund, Role
+from .models import Application, BooksClosedSetting, CustomerCredit, Document, LedgerEntity, Membership, Payment, Refund, Role
 
 PAGE_SIZE = 50
 
@@ -233,11 +237,32 @@ def accounting_preferences(request, slug):
     return render(request, "ledger/accounting_preferences.html", _preferences_context(request, company))
 
 
-def _preferences_context(request, company) -> dict:
+def _entity_rows(company, bound=None) -> list[dict]:
+    """Every entity of the company with its own setting (or none: it follows the company's date)
+    and, for the edit page, its date form; ``bound`` is a submitted form to show with its errors."""
+    settings = {s.entity_id: s for s in selectors.books_closed_entity_settings(company)}
+    rows = []
+    for entity in LedgerEntity.objects.filter(company=company).order_by("key"):
+        setting = settings.get(entity.pk)
+        if bound is not None and bound.data.get("entity-entity") == str(entity.pk):
+            form = bound
+        else:
+            form = EntityClosedDateForm(
+                company=company,
+                initial={"entity": entity.pk, "closed_date": setting.closed_date if setting else None},
+                prefix="entity",
+                auto_id=f"id_entity{entity.pk}_%s",
+            )
+        rows.append({"entity": entity, "setting": setting or BooksClosedSetting(company=company, entity=entity), "form": form})
+    return rows
+
+
+def _preferences_context(request, company, entity_form=None) -> dict:
     return {
         "company": company,
         "setting": selectors.books_closed_setting(company),
         "entity_settings": selectors.books_closed_entity_settings(company),
+        "entity_rows": _entity_rows(company, entity_form),
         "audit": selectors.books_closed_audit(company),
         "today": company.today(),
         **_can(request, company),
@@ -273,6 +298,45 @@ def accounting_preferences_edit(request, slug):
             messages.success(request, "Accounting preferences saved.")
             return redirect("ledger:accounting_preferences", slug=company.slug)
     return render(request, "ledger/accounting_preferences_edit.html", {**_preferences_context(request, company), "form": form})
+
+
+@login_required
+@require_POST
+def accounting_preferences_entity(request, slug):
+    """One entity's own books-closed date (BC9), with the company date's rules: administrator or
+    manager, today or earlier (BC2), a reason to move it earlier (BC3), an audit row (PC6)."""
+    company = selectors.company_get_for_user(request.user, slug, roles.MANAGE)
+    entity_pk = request.POST.get("entity-entity", "")
+    form = EntityClosedDateForm(request.POST, company=company, prefix="entity", auto_id=f"id_entity{entity_pk}_%s")
+    if form.is_valid():
+        entity = form.cleaned_data["entity"]
+        try:
+            services.books_closed_date_set(
+                company=company,
+                actor=request.user,
+                entity=entity,
+                closed_date=form.cleaned_data["closed_date"],
+                reason=form.cleaned_data["reason"],
+            )
+        except LedgerError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(request, f"Books closed date of {entity} saved.")
+            return redirect("ledger:accounting_preferences", slug=company.slug)
+    if not entity_pk.isdigit() or not LedgerEntity.objects.filter(company=company, pk=entity_pk).exists():
+        raise Http404("No such entity.")
+    setting = selectors.books_closed_setting(company)
+    yes_no = {True: "yes", False: "no"}
+    company_form = BooksClosedForm(
+        initial={
+            "enabled": yes_no[setting.enabled],
+            "restrict_inbound": yes_no[setting.restrict_inbound],
+            "closed_date": setting.closed_date,
+        },
+        can_administer=request.user.has_perm(roles.ADMINISTER, company),
+    )
+    context = {**_preferences_context(request, company, entity_form=form), "form": company_form}
+    return render(request, "ledger/accounting_preferences_edit.html", context)
 
 
 # ---------------------------------------------------------------- AR/AP documents
@@ -600,9 +664,7 @@ def payment_apply(request, slug, pk):
     company = selectors.company_get_for_user(request.user, slug, roles.POST)
     payment = selectors.payment_get(company, pk)
     form = ApplyForm(request.POST, targets=_apply_targets(company, payment))
-    _apply_from_form(
-        request, form, lambda **data: services.payment_apply(payment=payment, actor=request.user, **data), "Payment"
-    )
+    _apply_from_form(request, form, lambda **data: services.payment_apply(payment=payment, actor=request.user, **data), "Payment")
     return redirect("ledger:payment", slug=company.slug, pk=pk)
 
 
@@ -641,7 +703,10 @@ def customer_credits(request, slug):
         date_field="credit_date",
         create=services.customer_credit_create,
         rows=lambda company: (
-            CustomerCredit.objects.filter(company=company).select_related("customer").order_by("-credit_date", "-id")
+            CustomerCredit.objects.filter(company=company)
+            .select_related("customer")
+            .prefetch_related("applications__target")
+            .order_by("-credit_date", "-id")
         ),
         template="ledger/customer_credits.html",
         url_name="ledger:customer_credits",
@@ -662,6 +727,129 @@ def refunds(request, slug):
         template="ledger/refunds.html",
         url_name="ledger:refunds",
         saved="Refund saved.",
+    )
+
+
+def _edit_or_delete(request, slug, pk, *, model, form_class, fields, update, delete, template_label, list_url, saved):
+    """Edit and delete pages for a customer credit or a refund: POST role, 404 for another
+    company's object, the service's refusal (e.g. the books-closed guard) shown on the form."""
+    company = selectors.company_get_for_user(request.user, slug, roles.POST)
+    obj = model.objects.filter(company=company, pk=pk).select_related("customer").first()
+    if obj is None:
+        raise Http404("Not found.")
+    initial = {name: getattr(obj, name) for name in fields}
+    form = form_class(initial=initial)
+    reason_form = ReasonForm()
+    if request.method == "POST" and "delete" in request.POST:
+        reason_form = ReasonForm(request.POST)
+        if reason_form.is_valid():
+            try:
+                delete(obj, reason_form.cleaned_data["reason"])
+            except LedgerError as exc:
+                add_service_error(reason_form, exc)
+            else:
+                messages.success(request, f"{obj} deleted.")
+                return redirect(list_url, slug=company.slug)
+    elif request.method == "POST":
+        form = form_class(request.POST)
+        if form.is_valid():
+            try:
+                update(obj, **form.cleaned_data)
+            except LedgerError as exc:
+                add_service_error(form, exc)
+            else:
+                messages.success(request, saved)
+                return redirect(list_url, slug=company.slug)
+    return render(
+        request,
+        "ledger/credit_refund_form.html",
+        {
+            "company": company,
+            "object": obj,
+            "form": form,
+            "reason_form": reason_form,
+            "label": template_label,
+            "list_url": reverse(list_url, kwargs={"slug": company.slug}),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def customer_credit_edit(request, slug, pk):
+    return _edit_or_delete(
+        request,
+        slug,
+        pk,
+        model=CustomerCredit,
+        form_class=CustomerCreditEditForm,
+        fields=("credit_date", "amount", "memo"),
+        update=lambda credit, **data: services.customer_credit_update(credit=credit, actor=request.user, **data),
+        delete=lambda credit, reason: services.customer_credit_delete(credit=credit, actor=request.user, reason=reason),
+        template_label="customer credit",
+        list_url="ledger:customer_credits",
+        saved="Customer credit saved.",
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def refund_edit(request, slug, pk):
+    return _edit_or_delete(
+        request,
+        slug,
+        pk,
+        model=Refund,
+        form_class=RefundEditForm,
+        fields=("refund_date", "amount", "memo"),
+        update=lambda refund, **data: services.refund_update(refund=refund, actor=request.user, **data),
+        delete=lambda refund, reason: services.refund_delete(refund=refund, actor=request.user, reason=reason),
+        template_label="refund",
+        list_url="ledger:refunds",
+        saved="Refund saved.",
+    )
+
+
+def _application_source_url(company, application) -> str:
+    if application.credit_document_id:
+        return reverse("ledger:document", kwargs={"slug": company.slug, "pk": application.credit_document_id})
+    if application.payment_id:
+        return reverse("ledger:payment", kwargs={"slug": company.slug, "pk": application.payment_id})
+    return reverse("ledger:customer_credits", kwargs={"slug": company.slug})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def application_reverse(request, slug, pk):
+    """Reverse an application (credit memo, vendor credit, payment or customer credit applied to an
+    invoice or bill) through the service: a reversing row and entry on an open date (BC5)."""
+    company = selectors.company_get_for_user(request.user, slug, roles.POST)
+    application = (
+        Application.objects.filter(company=company, pk=pk, amount__gt=0)
+        .select_related("target", "credit_document", "payment", "customer_credit__customer")
+        .first()
+    )
+    if application is None:
+        raise Http404("No such application.")
+    form = ReasonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.application_reverse(application=application, actor=request.user, reason=form.cleaned_data["reason"])
+        except LedgerError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(request, f"Application of {application.source} to {application.target} reversed.")
+            return redirect(_application_source_url(company, application))
+    return render(
+        request,
+        "ledger/application_reverse.html",
+        {
+            "company": company,
+            "application": application,
+            "already_reversed": application.reversed_by.exists(),
+            "form": form,
+            "back_url": _application_source_url(company, application),
+        },
     )
 
 

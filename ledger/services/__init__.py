@@ -40,7 +40,9 @@ from .documents import (  # noqa: E402
     customer_credit_apply,
     customer_credit_balance,
     customer_credit_create,
+    customer_credit_delete,
     customer_credit_open_amount,
+    customer_credit_update,
     document_applied,
     document_create,
     document_delete,
@@ -56,6 +58,8 @@ from .documents import (  # noqa: E402
     posting_accounts_get,
     posting_accounts_set,
     refund_create,
+    refund_delete,
+    refund_update,
 )
 
 __all__ += [
@@ -65,7 +69,9 @@ __all__ += [
     "customer_credit_apply",
     "customer_credit_balance",
     "customer_credit_create",
+    "customer_credit_delete",
     "customer_credit_open_amount",
+    "customer_credit_update",
     "document_applied",
     "document_create",
     "document_delete",
@@ -81,4 +87,6 @@ __all__ += [
     "posting_accounts_get",
     "posting_accounts_set",
     "refund_create",
+    "refund_delete",
+    "refund_update",
 ]

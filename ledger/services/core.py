@@ -355,11 +355,19 @@ def journal_entry_create(
     if source not in JournalEntry.Source.values:
         raise LedgerError(f"Unknown entry source “{source}”.")
     _check_entity(company, entity)
-    company_lock(company.pk)
     if source == JournalEntry.Source.INBOUND_SYNC and inbound is None:
         inbound = Inbound()
+    # The company lock (FOR SHARE) and the closed date in one round trip: a date change waits for
+    # this posting to commit, or this posting sees the moved date (issue 3 item 5).
     decision = books_closed_check(
-        company=company, operation=operation, on_date=entry_date, entity=entity, inbound=inbound, what=what, field="entry_date"
+        company=company,
+        operation=operation,
+        on_date=entry_date,
+        entity=entity,
+        inbound=inbound,
+        what=what,
+        field="entry_date",
+        lock=True,
     )
     prepared = _prepare_lines(company, lines)
     balanced = _balance_or_flag(source, prepared)

@@ -969,22 +969,19 @@ def customer_credit_create(
     amount = to_money(amount, label="Amount")
     if amount <= 0:
         raise LedgerError("A credit must be positive.", field="amount")
-    posting = posting_accounts_get(company=company)
     if kind == CustomerCredit.Kind.OVERPAYMENT:
         if payment is None or payment.customer_id != customer.pk:
             raise LedgerError("An overpayment credit needs the customer's overpaying payment.", field="payment")
         payment = Payment.objects.select_for_update().get(pk=payment.pk)
         if amount > payment_unapplied(payment):
             raise LedgerError(f"Only {payment_unapplied(payment)} of {payment} is unapplied.", field="amount")
-        debit = posting.customer_deposits
     else:
         payment = None
-        debit = posting.credits_expense
     cur = company.base_currency
     entry = journal_entry_create(
         company=company,
         entry_date=credit_date,
-        lines=[LineInput(debit, debit=amount, currency=cur), LineInput(posting.customer_credits, credit=amount, currency=cur)],
+        lines=_customer_credit_lines(company, kind, amount, cur),
         actor=actor,
         memo=f"{CustomerCredit.Kind(kind).label} for {customer}",
         source=JournalEntry.Source.DOCUMENT,
@@ -1012,6 +1009,128 @@ def customer_credit_create(
         after={"kind": kind, "customer": str(customer), "amount": str(amount), "credit_date": credit_date.isoformat()},
     )
     return credit
+
+
+def _customer_credit_lines(company: Company, kind: str, amount: Decimal, cur: str) -> list[LineInput]:
+    posting = posting_accounts_get(company=company)
+    debit = posting.customer_deposits if kind == CustomerCredit.Kind.OVERPAYMENT else posting.credits_expense
+    return [LineInput(debit, debit=amount, currency=cur), LineInput(posting.customer_credits, credit=amount, currency=cur)]
+
+
+def _snapshot_credit(credit: CustomerCredit) -> dict:
+    return {
+        "kind": credit.kind,
+        "customer": str(credit.customer),
+        "amount": str(credit.amount),
+        "credit_date": credit.credit_date.isoformat(),
+        "memo": credit.memo,
+    }
+
+
+def _locked_credit(credit: CustomerCredit) -> CustomerCredit:
+    company_lock(credit.company_id)
+    return CustomerCredit.objects.select_for_update(of=("self",)).select_related("company", "customer").get(pk=credit.pk)
+
+
+def _ensure_balance_covers_refunds(customer: Customer, less: Decimal, what: str) -> None:
+    """Refunds are paid out of the credit balance (MR2): a credit cannot shrink or go below what was refunded."""
+    balance = customer_credit_balance(customer)
+    if less > balance:
+        raise LedgerError(
+            f"{customer} has a credit balance of {balance}; {what} would take it below zero "
+            "(refunds were paid out of it). Delete or edit the refund first.",
+            field="amount",
+        )
+
+
+@transaction.atomic
+def customer_credit_update(
+    *, credit: CustomerCredit, actor: AbstractBaseUser | None, credit_date: date, amount, memo: str = ""
+) -> CustomerCredit:
+    """Change a credit's date, amount and memo. Neither the old nor the new date may be in the
+    closed period (BC4); a credit with applications cannot change (reverse them first), nor
+    shrink below what its customer has had refunded. Its entry is replaced. To give the credit to
+    another customer or as another kind, delete it and give a new one."""
+    company = credit.company
+    credit = _locked_credit(credit)
+    for day in (credit.credit_date, credit_date):
+        books_closed_check(
+            company=company,
+            operation=Operation.CUSTOMER_CREDIT_EDIT,
+            on_date=day,
+            entity=credit.entity_id,
+            what=str(credit),
+            field="credit_date",
+        )
+    if credit.applications.exists():
+        raise LedgerError(f"{credit} has applications; reverse them before editing it.")
+    amount = to_money(amount, label="Amount")
+    if amount <= 0:
+        raise LedgerError("A credit must be positive.", field="amount")
+    if amount < credit.amount:
+        _ensure_balance_covers_refunds(credit.customer, credit.amount - amount, "lowering this credit")
+    if credit.kind == CustomerCredit.Kind.OVERPAYMENT and credit.payment_id:
+        payment = Payment.objects.select_for_update().get(pk=credit.payment_id)
+        room = payment_unapplied(payment) + credit.amount
+        if amount > room:
+            raise LedgerError(f"Only {room} of {payment} is unapplied.", field="amount")
+    before = _snapshot_credit(credit)
+    old_entry = credit.journal_entry
+    credit.credit_date, credit.amount, credit.memo = credit_date, amount, (memo or "")[:500]
+    credit.journal_entry = journal_entry_create(
+        company=company,
+        entry_date=credit_date,
+        lines=_customer_credit_lines(company, credit.kind, amount, credit.currency),
+        actor=actor,
+        memo=f"{credit.get_kind_display()} for {credit.customer}",
+        source=JournalEntry.Source.DOCUMENT,
+        entity=credit.entity,
+        operation=Operation.ENTRY_EDIT,
+        what=str(credit),
+    )
+    credit.save()
+    if old_entry is not None:
+        journal_entry_delete(entry=old_entry, actor=actor, reason=f"{credit} edited")
+    audit_record(
+        company=company,
+        actor=actor,
+        action="customer_credit.update",
+        subject=credit,
+        before=before,
+        after=_snapshot_credit(credit),
+    )
+    return credit
+
+
+@transaction.atomic
+def customer_credit_delete(*, credit: CustomerCredit, actor: AbstractBaseUser | None, reason: str = "") -> None:
+    """Delete a credit and its entry: refused in the closed period (BC4), with applications
+    (they stay in the history; reverse them and keep the credit), or when refunds were paid out of it."""
+    company = credit.company
+    credit = _locked_credit(credit)
+    books_closed_check(
+        company=company,
+        operation=Operation.CUSTOMER_CREDIT_DELETE,
+        on_date=credit.credit_date,
+        entity=credit.entity_id,
+        what=str(credit),
+        field="credit_date",
+    )
+    if credit.applications.exists():
+        raise LedgerError(f"{credit} has applications and cannot be deleted.")
+    _ensure_balance_covers_refunds(credit.customer, credit.amount, "deleting this credit")
+    entry = credit.journal_entry
+    audit_record(
+        company=company,
+        actor=actor,
+        action="customer_credit.delete",
+        subject=credit,
+        before=_snapshot_credit(credit),
+        reason=reason,
+    )
+    credit.delete()
+    if entry is not None:
+        journal_entry_delete(entry=entry, actor=actor, reason="customer credit deleted")
 
 
 @transaction.atomic
@@ -1060,15 +1179,11 @@ def refund_create(
     balance = customer_credit_balance(customer)
     if amount > balance:
         raise LedgerError(f"{customer} has a credit balance of {balance}; a refund cannot exceed it.", field="amount")
-    posting = posting_accounts_get(company=company)
     cur = company.base_currency
     entry = journal_entry_create(
         company=company,
         entry_date=refund_date,
-        lines=[
-            LineInput(posting.customer_credits, debit=amount, currency=cur),
-            LineInput(posting.cash, credit=amount, currency=cur),
-        ],
+        lines=_refund_lines(company, amount, cur),
         actor=actor,
         memo=f"Refund to {customer}",
         source=JournalEntry.Source.DOCUMENT,
@@ -1093,3 +1208,92 @@ def refund_create(
         after={"customer": str(customer), "amount": str(amount), "refund_date": refund_date.isoformat()},
     )
     return refund
+
+
+def _refund_lines(company: Company, amount: Decimal, cur: str) -> list[LineInput]:
+    posting = posting_accounts_get(company=company)
+    return [LineInput(posting.customer_credits, debit=amount, currency=cur), LineInput(posting.cash, credit=amount, currency=cur)]
+
+
+def _snapshot_refund(refund: Refund) -> dict:
+    return {
+        "customer": str(refund.customer),
+        "amount": str(refund.amount),
+        "refund_date": refund.refund_date.isoformat(),
+        "memo": refund.memo,
+    }
+
+
+def _locked_refund(refund: Refund) -> Refund:
+    company_lock(refund.company_id)
+    return Refund.objects.select_for_update(of=("self",)).select_related("company", "customer").get(pk=refund.pk)
+
+
+@transaction.atomic
+def refund_update(*, refund: Refund, actor: AbstractBaseUser | None, refund_date: date, amount, memo: str = "") -> Refund:
+    """Change a refund's date, amount and memo: neither the old nor the new date may be in the
+    closed period (BC4), and the new amount may not exceed the customer's credit balance. Its
+    entry is replaced."""
+    company = refund.company
+    refund = _locked_refund(refund)
+    for day in (refund.refund_date, refund_date):
+        books_closed_check(
+            company=company,
+            operation=Operation.REFUND_EDIT,
+            on_date=day,
+            entity=refund.entity_id,
+            what=str(refund),
+            field="refund_date",
+        )
+    amount = to_money(amount, label="Amount")
+    if amount <= 0:
+        raise LedgerError("A refund must be positive.", field="amount")
+    available = customer_credit_balance(refund.customer) + refund.amount
+    if amount > available:
+        raise LedgerError(
+            f"{refund.customer} has a credit balance of {available} for this refund; a refund cannot exceed it.", field="amount"
+        )
+    before = _snapshot_refund(refund)
+    old_entry = refund.journal_entry
+    refund.refund_date, refund.amount, refund.memo = refund_date, amount, (memo or "")[:500]
+    refund.journal_entry = journal_entry_create(
+        company=company,
+        entry_date=refund_date,
+        lines=_refund_lines(company, amount, refund.currency),
+        actor=actor,
+        memo=f"Refund to {refund.customer}",
+        source=JournalEntry.Source.DOCUMENT,
+        entity=refund.entity,
+        operation=Operation.ENTRY_EDIT,
+        what=str(refund),
+    )
+    refund.save()
+    if old_entry is not None:
+        journal_entry_delete(entry=old_entry, actor=actor, reason=f"{refund} edited")
+    audit_record(
+        company=company, actor=actor, action="refund.update", subject=refund, before=before, after=_snapshot_refund(refund)
+    )
+    return refund
+
+
+@transaction.atomic
+def refund_delete(*, refund: Refund, actor: AbstractBaseUser | None, reason: str = "") -> None:
+    """Delete a refund and its entry; refused in the closed period (BC4). The amount returns to
+    the customer's credit balance."""
+    company = refund.company
+    refund = _locked_refund(refund)
+    books_closed_check(
+        company=company,
+        operation=Operation.REFUND_DELETE,
+        on_date=refund.refund_date,
+        entity=refund.entity_id,
+        what=str(refund),
+        field="refund_date",
+    )
+    entry = refund.journal_entry
+    audit_record(
+        company=company, actor=actor, action="refund.delete", subject=refund, before=_snapshot_refund(refund), reason=reason
+    )
+    refund.delete()
+    if entry is not None:
+        journal_entry_delete(entry=entry, actor=actor, reason="refund deleted")

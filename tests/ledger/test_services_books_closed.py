@@ -159,6 +159,10 @@ def test_each_entity_keeps_its_own_date_BC9(company):
     assert closed_date_for(company, east)[0] == date(2026, 3, 31)
     assert closed_date_for(company, west)[0] == date(2026, 1, 31)  # falls back to the company's date
     assert closed_date_for(company)[0] == date(2026, 1, 31)
+    with transaction.atomic():  # the posting path: lock and read in one round trip, same answers
+        assert closed_date_for(company, east, lock=True) == (date(2026, 3, 31), False)
+        assert closed_date_for(company, west, lock=True) == (date(2026, 1, 31), False)
+        assert closed_date_for(company, lock=True) == (date(2026, 1, 31), False)
 
 
 def test_unknown_entity_is_a_clear_error(company):

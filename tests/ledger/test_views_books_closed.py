@@ -132,3 +132,94 @@ def test_refused_invoice_shows_the_guard_error_on_the_date_field_BC4(client, com
     text = response.content.decode()
     assert response.status_code == 200
     assert "Cannot create invoice INV-9 dated 2026-01-20: the books are closed through 2026-01-31" in text
+
+
+# ---------------------------------------------------------------- per-entity dates (BC9)
+
+
+def entity_url(company):
+    return reverse("ledger:accounting_preferences_entity", kwargs={"slug": company.slug})
+
+
+def entity_form(entity, closed_date="2026-02-28", reason=""):
+    return {"entity-entity": entity.pk, "entity-closed_date": closed_date, "entity-reason": reason}
+
+
+@pytest.fixture
+def east(company):
+    from tests.factories import LedgerEntityFactory
+
+    services.books_closed_update(company=company, actor=None, enabled=True, closed_date=date(2026, 1, 31))
+    return LedgerEntityFactory(company=company, key="EAST", name="East")
+
+
+@pytest.mark.parametrize("role", [Role.ADMINISTRATOR, Role.MANAGER])
+def test_administrator_or_manager_sets_an_entity_date_BC9(client, company, member, east, role):
+    user = member(company, role)
+    client.force_login(user)
+    assert 'name="entity-closed_date"' in client.get(edit_url(company)).content.decode()
+    response = client.post(entity_url(company), entity_form(east))
+    assert response.status_code == 302
+    setting = BooksClosedSetting.objects.get(company=company, entity=east)
+    assert setting.closed_date == date(2026, 2, 28) and setting.source == "manual"
+    assert BooksClosedSetting.objects.get(company=company, entity__isnull=True).closed_date == date(2026, 1, 31)
+    event = AuditEvent.objects.filter(action="books_closed.update", actor=user).get()
+    assert event.after["entity"] == "EAST" and event.after["closed_date"] == "2026-02-28"
+    page = client.get(reverse("ledger:accounting_preferences", kwargs={"slug": company.slug})).content.decode()
+    assert "2026-02-28" in page and f"Set by hand · {user.get_username()}" in page  # where the date came from
+
+
+def test_entity_date_from_the_accounting_system_says_so_BC9(client, company, member, east):
+    services.books_closed_date_pull(company=company, entity=east, pulled_date=date(2026, 3, 31), source="sage_intacct")
+    client.force_login(member(company, Role.VIEWER))
+    page = client.get(reverse("ledger:accounting_preferences", kwargs={"slug": company.slug})).content.decode()
+    assert "2026-03-31" in page and "Pulled from the accounting system · sage_intacct" in page
+
+
+@pytest.mark.parametrize("role", [Role.ACCOUNTANT, Role.VIEWER])
+def test_accountant_and_viewer_cannot_set_an_entity_date(client, company, member, east, role):
+    client.force_login(member(company, role))
+    assert client.post(entity_url(company), entity_form(east)).status_code == 403
+    assert not BooksClosedSetting.objects.filter(entity=east).exists()
+
+
+def test_another_companys_entity_is_not_found(client, company, other_company, member, east):
+    from tests.factories import LedgerEntityFactory
+
+    theirs = LedgerEntityFactory(company=other_company)
+    client.force_login(member(company, Role.ADMINISTRATOR))
+    assert client.post(entity_url(company), entity_form(theirs)).status_code == 404
+    assert not BooksClosedSetting.objects.filter(entity=theirs).exists()
+
+
+def test_future_entity_date_is_refused_on_its_form_BC2(client, company, member, east):
+    client.force_login(member(company, Role.MANAGER))
+    tomorrow = company.today() + timedelta(days=1)
+    response = client.post(entity_url(company), entity_form(east, closed_date=tomorrow.isoformat()))
+    assert response.status_code == 200 and "must be today" in response.content.decode()
+    assert not BooksClosedSetting.objects.filter(entity=east).exists()
+    assert not AuditEvent.objects.filter(action="books_closed.update", after__entity="EAST").exists()
+
+
+def test_moving_an_entity_date_earlier_needs_a_reason_BC3(client, company, member, east):
+    client.force_login(member(company, Role.ADMINISTRATOR))
+    client.post(entity_url(company), entity_form(east, closed_date="2026-02-28"))
+    response = client.post(entity_url(company), entity_form(east, closed_date="2026-02-10"))
+    assert "give a reason" in response.content.decode()
+    assert BooksClosedSetting.objects.get(entity=east).closed_date == date(2026, 2, 28)
+    client.post(entity_url(company), entity_form(east, closed_date="2026-02-10", reason="East audit adjustment"))
+    assert BooksClosedSetting.objects.get(entity=east).closed_date == date(2026, 2, 10)
+    assert AuditEvent.objects.get(action="books_closed.reopen").reason == "East audit adjustment"
+
+
+def test_entity_date_guards_that_entitys_postings_BC9(client, company, member, east):
+    from ledger.exceptions import BooksClosedError
+    from tests.factories import AccountFactory
+
+    client.force_login(member(company, Role.ADMINISTRATOR))
+    client.post(entity_url(company), entity_form(east, closed_date="2026-02-28"))
+    debit, credit = AccountFactory(company=company), AccountFactory(company=company)
+    lines = [services.LineInput(debit, debit="5.00"), services.LineInput(credit, credit="5.00")]
+    with pytest.raises(BooksClosedError, match="closed through 2026-02-28"):
+        services.journal_entry_create(company=company, entity=east, entry_date=date(2026, 2, 15), lines=lines, actor=None)
+    services.journal_entry_create(company=company, entry_date=date(2026, 2, 15), lines=lines, actor=None)  # company date

@@ -279,6 +279,8 @@ class Command(BaseCommand):
             # timed steps. Bench only; the matcher itself does neither.
             cursor.execute("VACUUM (ANALYZE) ledger_journalline")
             cursor.execute("VACUUM (ANALYZE) ledger_journalentry")
+            for table in ("reconciliation_reconciledline", "reconciliation_reconciliation"):
+                cursor.execute(f"VACUUM (ANALYZE) {table}")  # the previous run's rows, deleted by _reset_company
             cursor.execute("CHECKPOINT")
         sizes: dict[int, int] = {}
         for row in generator.lines:

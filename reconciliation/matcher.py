@@ -88,7 +88,7 @@ PASS_1_SQL = f"""
                 INSERT INTO reconciliation_proposalgroup ({_COLUMNS})
                 SELECT %(proposal)s, row_number() OVER (), 'reference', ref,
                        CASE WHEN total = 0 THEN {CONFIDENCE_REFERENCE} ELSE {CONFIDENCE_REFERENCE_WITH_DIFFERENCE} END,
-                       ids, array_length(ids, 1), gross / 100.0, total / 100.0,
+                       ids, array_length(ids, 1), gross * 0.01, total * 0.01,
                        {_key_id("last_key")}, {_key_account("last_key")}, true
                 FROM (
                     SELECT ref, array_agg({_key_id("key")}) AS ids, sum(greatest(cents, 0)) AS gross, sum(cents) AS total,
@@ -111,7 +111,7 @@ PASS_2_SQL = f"""
                    CASE WHEN n > 1 THEN 'pair ' || rn || ' of ' || n || ' with this amount' ELSE '' END,
                    CASE WHEN n > 1 THEN {CONFIDENCE_AMOUNT_DUPLICATES} ELSE {CONFIDENCE_AMOUNT} END,
                    ARRAY[{_key_id("least(d, c)")}, {_key_id("greatest(d, c)")}],
-                   2, cents / 100.0, 0, {_key_id("greatest(d, c)")}, {_key_account("greatest(d, c)")}, true
+                   2, cents * 0.01, 0, {_key_id("greatest(d, c)")}, {_key_account("greatest(d, c)")}, true
             FROM (
                 SELECT d_key AS d, c_key AS c, cents, 1 AS rn, 1 AS n FROM rc_amounts WHERE nd = 1 AND nc = 1
                 UNION ALL

@@ -18,10 +18,14 @@ import bisect
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from django.db import connection
+
+from ledger.bulk import _defaults
+from ledger.models import JournalLine
 
 from .exceptions import ReconciliationError
 
@@ -29,7 +33,6 @@ SUBSET_WINDOW_DAYS = 90
 SUBSET_MAX_CANDIDATES = 200
 SUBSET_MAX_PARTS = 5
 SUBSET_BUDGET = 20_000
-PACK = 1 << 40  # entry date and line id packed into one bigint: days * PACK + id
 
 CONFIDENCE_REFERENCE = 100
 CONFIDENCE_REFERENCE_WITH_DIFFERENCE = 90
@@ -37,7 +40,7 @@ CONFIDENCE_AMOUNT = 90
 CONFIDENCE_AMOUNT_DUPLICATES = 75
 CONFIDENCE_SUBSET = 60
 
-Line = tuple[int, date, int, int]  # id, entry date, account id, signed amount in cents
+Line = tuple[int, int, int, int]  # id, entry date (days since 2000-01-01), account id, signed amount in cents
 
 GROUP_COLUMNS = (
     "proposal_id",
@@ -61,47 +64,73 @@ def require_postgresql() -> None:
         raise ReconciliationError("Reconciliation needs PostgreSQL (set DATABASE_URL): the SQLite demo cannot reconcile.")
 
 
-# Pass 1. Hash aggregates throughout, no sort of a million rows: the last line of a code (latest
-# entry date, then id) is found as the maximum of date and id packed into one bigint.
+# Every candidate line is one packed bigint key: days since 2000-01-01 (signed), the line id and the
+# account (0: the reconciled account, 1: the account it is reconciled against):
+#     key = days * 2^41 + id * 2 + account bit
+# Keys order exactly as (entry date, line id), so "oldest first" and "the group's last line" are plain
+# bigint comparisons, max() finds the last line with a hash aggregate and no sort, and pass 2 carries
+# one column per side instead of three.
+DAY_SHIFT = 41
+ID_MASK = (1 << DAY_SHIFT) - 1  # the id and account bits of a key
+
+
+def _key_id(key: str) -> str:
+    return f"(({key} & {ID_MASK}) >> 1)"
+
+
+def _key_account(key: str) -> str:
+    return f"(CASE WHEN ({key} & 1) = 1 THEN %(other)s::bigint ELSE %(account)s::bigint END)"
+
+
+# Pass 1. Hash aggregates throughout, no sort of a million rows.
 PASS_1_SQL = f"""
-            INSERT INTO reconciliation_proposalgroup ({_COLUMNS})
-            SELECT %(proposal)s, row_number() OVER (), 'reference', ref,
-                   CASE WHEN total = 0 THEN {CONFIDENCE_REFERENCE} ELSE {CONFIDENCE_REFERENCE_WITH_DIFFERENCE} END,
-                   ids, array_length(ids, 1), gross / 100.0, total / 100.0,
-                   last_key %% {PACK}, accounts[array_position(ids, last_key %% {PACK})], true
-            FROM (
-                SELECT ref, currency, array_agg(id) AS ids, array_agg(account_id) AS accounts,
-                       sum(greatest(cents, 0)) AS gross, sum(cents) AS total,
-                       max((entry_date - DATE '2000-01-01')::bigint * {PACK} + id) AS last_key
-                FROM rc_cand
-                WHERE ref <> ''
-                GROUP BY ref, currency
-                HAVING count(*) >= 2 AND abs(sum(cents)) <= %(permitted)s
-            ) g
+            WITH stored AS (
+                INSERT INTO reconciliation_proposalgroup ({_COLUMNS})
+                SELECT %(proposal)s, row_number() OVER (), 'reference', ref,
+                       CASE WHEN total = 0 THEN {CONFIDENCE_REFERENCE} ELSE {CONFIDENCE_REFERENCE_WITH_DIFFERENCE} END,
+                       ids, array_length(ids, 1), gross * 0.01, total * 0.01,
+                       {_key_id("last_key")}, {_key_account("last_key")}, true
+                FROM (
+                    SELECT ref, array_agg({_key_id("key")}) AS ids, sum(greatest(cents, 0)) AS gross, sum(cents) AS total,
+                           max(key) AS last_key
+                    FROM rc_cand
+                    WHERE ref IS NOT NULL
+                    GROUP BY ref, currency
+                    HAVING count(*) >= 2 AND abs(sum(cents)) <= %(permitted)s
+                ) g
+                RETURNING line_count
+            )
+            SELECT count(*), coalesce(sum(line_count), 0) FROM stored
             """  # noqa: S608
 
-# Pass 2, from the pairs in rc_pairs (see ``propose``).
+# Pass 2: amounts found once per side pair directly (rc_amounts); amounts with duplicates are paired
+# k-th oldest debit with k-th oldest credit (rc_ranked). d/c: the debit and the credit line's keys.
 PASS_2_SQL = f"""
             INSERT INTO reconciliation_proposalgroup ({_COLUMNS})
             SELECT %(proposal)s, %(offset)s + row_number() OVER (), 'amount',
                    CASE WHEN n > 1 THEN 'pair ' || rn || ' of ' || n || ' with this amount' ELSE '' END,
                    CASE WHEN n > 1 THEN {CONFIDENCE_AMOUNT_DUPLICATES} ELSE {CONFIDENCE_AMOUNT} END,
-                   CASE WHEN (c_date, c_id) > (d_date, d_id) THEN ARRAY[d_id, c_id] ELSE ARRAY[c_id, d_id] END,
-                   2, cents / 100.0, 0,
-                   CASE WHEN (c_date, c_id) > (d_date, d_id) THEN c_id ELSE d_id END,
-                   CASE WHEN (c_date, c_id) > (d_date, d_id) THEN c_account ELSE d_account END, true
-            FROM rc_pairs
+                   ARRAY[{_key_id("least(d, c)")}, {_key_id("greatest(d, c)")}],
+                   2, cents * 0.01, 0, {_key_id("greatest(d, c)")}, {_key_account("greatest(d, c)")}, true
+            FROM (
+                SELECT d_key AS d, c_key AS c, cents, 1 AS rn, 1 AS n FROM rc_amounts WHERE nd = 1 AND nc = 1
+                UNION ALL
+                SELECT d.key, c.key, d.cents, d.rn, greatest(d.nd, d.nc)
+                FROM rc_ranked d JOIN rc_ranked c ON c.currency = d.currency AND c.cents = -d.cents AND c.rn = d.rn
+                WHERE d.cents > 0
+            ) pairs
             """  # noqa: S608
 
 
-def _store_passes_1_and_2(raw_connection, proposal_id: int, permitted_cents: int, out: dict) -> None:
-    """Insert the groups of pass 1 (reference) and pass 2 (amount pairs from rc_pairs), numbered in
-    that order. Runs in a helper thread on the request's own psycopg connection and transaction."""
+def _store_passes_1_and_2(raw_connection, params: dict, out: dict) -> None:
+    """Insert the groups of pass 1 (reference) and pass 2 (amount pairs), numbered in that order. Runs
+    in a helper thread on the request's own psycopg connection and transaction."""
     try:
         with raw_connection.cursor() as cursor:
-            cursor.execute(PASS_1_SQL, {"proposal": proposal_id, "permitted": permitted_cents})
-            out["by_reference"] = cursor.rowcount
-            cursor.execute(PASS_2_SQL, {"proposal": proposal_id, "offset": out["by_reference"]})
+            cursor.execute(PASS_1_SQL, params)
+            out["by_reference"], out["reference_lines"] = cursor.fetchone()
+            cursor.execute(PASS_2_SQL, {**params, "offset": out["by_reference"]})
+            out["by_amount"] = cursor.rowcount
     except Exception as exc:  # noqa: BLE001 - handed to the caller's thread, which raises it
         out["error"] = exc
 
@@ -109,9 +138,12 @@ def _store_passes_1_and_2(raw_connection, proposal_id: int, permitted_cents: int
 def _session_memory(cursor) -> None:
     """Room for the matcher's sorts, hashes and temporary tables. PostgreSQL's default temp_buffers
     (8 MB) would send a million-row temporary table to disk; it can only be raised before the
-    session's first temporary table, so this is set as early as possible (and is a no-op after)."""
+    session's first temporary table, so this is set as early as possible (and is a no-op after).
+    JIT is off for the transaction: at a million rows every statement crosses the JIT cost thresholds
+    and compiling and optimising the expressions costs more than it saves on these short scans."""
     cursor.execute("SET temp_buffers = '1GB'")
     cursor.execute("SET LOCAL work_mem = '256MB'")
+    cursor.execute("SET LOCAL jit = off")
 
 
 def propose(
@@ -126,88 +158,89 @@ def propose(
     require_postgresql()
     report = progress or (lambda stage, percent: None)
     columns = ", ".join(GROUP_COLUMNS)
+    account_ids = list(account_ids)
+    if not 1 <= len(account_ids) <= 2:
+        raise ReconciliationError("An account is reconciled alone or against one other account (LR1).")
+    accounts = {"account": account_ids[0], "other": account_ids[-1]}
     with connection.cursor() as cursor:
         _session_memory(cursor)
         report("collecting open lines", 5)
         selection = "AND l.id = ANY(%(line_ids)s)" if line_ids is not None else ""
+        for table in ("rc_cand", "rc_amounts", "rc_ranked"):
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")  # a second proposal in the same transaction
+        # party: the counterparty as written (trimmed), only where pass 3 can use it
         cursor.execute(
             f"""
             CREATE TEMP TABLE rc_cand ON COMMIT DROP AS
-            SELECT l.id, l.entry_date, l.account_id, l.currency COLLATE "C" AS currency,
+            SELECT (l.entry_date - DATE '2000-01-01')::bigint * {1 << DAY_SHIFT} + l.id * 2
+                       + (l.account_id <> %(account)s)::int AS key,
+                   l.currency COLLATE "C" AS currency,
                    ((l.debit - l.credit) * 100)::bigint AS cents,
-                   l.reconciliation_ref COLLATE "C" AS ref,
-                   CASE WHEN l.description <> '' THEN hashtextextended(lower(btrim(l.description)), 0) END AS party
+                   nullif(l.reconciliation_ref, '') COLLATE "C" AS ref,
+                   CASE WHEN l.reconciliation_ref = '' THEN nullif(btrim(l.description), '') END AS party
             FROM ledger_journalline l
             WHERE l.company_id = %(company)s AND l.account_id = ANY(%(accounts)s) {selection}
               AND NOT EXISTS (SELECT 1 FROM reconciliation_reconciledline r WHERE r.line_id = l.id)
             """,  # noqa: S608 - only our own fragment is interpolated
-            {"company": company_id, "accounts": list(account_ids), "line_ids": list(line_ids or [])},
+            {"company": company_id, "accounts": account_ids, "line_ids": list(line_ids or []), **accounts},
         )
         candidates = cursor.rowcount
         cursor.execute("ANALYZE rc_cand")
 
         report("pass 2: opposite amounts, oldest first", 45)
         # Most amounts occur once per side: a hash aggregate per amount pairs them directly. Only the
-        # amounts with duplicates are ranked oldest entry date first and paired k-th with k-th.
+        # amounts with duplicates are ranked oldest first (rc_ranked); nd/nc count each side.
         cursor.execute(
             """
             CREATE TEMP TABLE rc_amounts ON COMMIT DROP AS
             SELECT currency, abs(cents) AS cents,
                    count(*) FILTER (WHERE cents > 0) AS nd, count(*) FILTER (WHERE cents < 0) AS nc,
-                   max(id) FILTER (WHERE cents > 0) AS d_id, max(id) FILTER (WHERE cents < 0) AS c_id,
-                   max(entry_date) FILTER (WHERE cents > 0) AS d_date, max(entry_date) FILTER (WHERE cents < 0) AS c_date,
-                   max(account_id) FILTER (WHERE cents > 0) AS d_account, max(account_id) FILTER (WHERE cents < 0) AS c_account
+                   max(key) FILTER (WHERE cents > 0) AS d_key, max(key) FILTER (WHERE cents < 0) AS c_key
             FROM rc_cand
-            WHERE ref = ''
+            WHERE ref IS NULL
             GROUP BY currency, abs(cents)
-            HAVING bool_or(cents > 0) AND bool_or(cents < 0)
+            HAVING count(*) FILTER (WHERE cents > 0) > 0 AND count(*) FILTER (WHERE cents < 0) > 0
             """
         )
-        cursor.execute("ANALYZE rc_amounts")
-        cursor.execute("CREATE TEMP TABLE rc_dup ON COMMIT DROP AS SELECT currency, cents FROM rc_amounts WHERE nd > 1 OR nc > 1")
-        cursor.execute("ANALYZE rc_dup")
+        cursor.execute("ANALYZE rc_amounts")  # without statistics the joins below are planned as sorts
         cursor.execute(
             """
             CREATE TEMP TABLE rc_ranked ON COMMIT DROP AS
-            SELECT l.id, l.entry_date, l.account_id, l.currency, l.cents,
-                   row_number() OVER (PARTITION BY l.currency, l.cents ORDER BY l.entry_date, l.id) AS rn,
-                   count(*) OVER (PARTITION BY l.currency, l.cents) AS n
-            FROM rc_cand l
-            WHERE l.ref = '' AND EXISTS (SELECT 1 FROM rc_dup a WHERE a.currency = l.currency AND a.cents = abs(l.cents))
+            SELECT l.key, l.currency, l.cents, l.party, a.nd, a.nc,
+                   row_number() OVER (PARTITION BY l.currency, l.cents ORDER BY l.key) AS rn
+            FROM rc_cand l JOIN rc_amounts a ON a.currency = l.currency AND a.cents = abs(l.cents)
+            WHERE l.ref IS NULL AND (a.nd > 1 OR a.nc > 1)
             """
         )
-        cursor.execute(
-            """
-            CREATE TEMP TABLE rc_pairs ON COMMIT DROP AS
-            SELECT d_id, c_id, cents, 1::bigint AS rn, 1::bigint AS n, d_date, c_date, d_account, c_account
-            FROM rc_amounts WHERE nd = 1 AND nc = 1
-            UNION ALL
-            SELECT d.id, c.id, d.cents, d.rn, greatest(d.n, c.n), d.entry_date, c.entry_date, d.account_id, c.account_id
-            FROM rc_ranked d
-            JOIN rc_ranked c ON c.currency = d.currency AND c.cents = -d.cents AND c.rn = d.rn
-            WHERE d.cents > 0
-            """
-        )
-        by_amount = cursor.rowcount
         report("pass 3: one line settling several", 60)
+        # the lines pass 2 leaves open: amounts on one side only, and duplicates beyond the other side's count
         cursor.execute(
             """
-            SELECT c.party, c.currency, c.entry_date, c.id, c.account_id, c.cents
+            SELECT c.party, c.currency, c.key, c.cents
             FROM rc_cand c
-            WHERE c.ref = '' AND c.party IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM rc_pairs p WHERE p.d_id = c.id)
-              AND NOT EXISTS (SELECT 1 FROM rc_pairs p WHERE p.c_id = c.id)
+            WHERE c.ref IS NULL AND c.party IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM rc_amounts a WHERE a.currency = c.currency AND a.cents = abs(c.cents))
+            UNION ALL
+            SELECT r.party, r.currency, r.key, r.cents
+            FROM rc_ranked r
+            WHERE r.party IS NOT NULL AND r.rn > CASE WHEN r.cents > 0 THEN r.nc ELSE r.nd END
             """
         )
-        by_party: dict[tuple[int, str], list[Line]] = defaultdict(list)
-        for party, currency, entry_date, line_id, account_id, cents in cursor.fetchall():
-            by_party[party, currency].append((line_id, entry_date, account_id, cents))
+        by_party: dict[tuple[str, str], list[Line]] = defaultdict(list)
+        shown: dict[int, str] = {}  # line id -> the counterparty as written, for the group's "why"
+        other_bit = accounts["other"]
+        for party, currency, key, cents in cursor.fetchall():
+            line_id = (key & ID_MASK) >> 1
+            shown[line_id] = party
+            by_party[party.lower(), currency].append(
+                (line_id, key >> DAY_SHIFT, other_bit if key & 1 else accounts["account"], cents)
+            )
         # The groups of passes 1 and 2 are stored by PostgreSQL while Python searches pass 3: two
         # cores, two workers. The main thread does not touch the connection until the store is done.
         stored: dict = {}
         store = threading.Thread(
             target=_store_passes_1_and_2,
-            args=(cursor.cursor.connection, proposal_id, int(permitted * 100), stored),
+            args=(cursor.cursor.connection, {"proposal": proposal_id, "permitted": int(permitted * 100), **accounts}, stored),
             name="reconciliation-store",
         )
         store.start()
@@ -221,12 +254,7 @@ def propose(
             store.join()
         if "error" in stored:
             raise stored["error"]
-        by_reference = stored["by_reference"]
-        # the counterparty as the user wrote it, for the group's "why"
-        cursor.execute(
-            "SELECT id, btrim(description) FROM ledger_journalline WHERE id = ANY(%s)", [[group[-1][0] for group in settlements]]
-        )
-        party_of = dict(cursor.fetchall())
+        by_reference, by_amount = stored["by_reference"], stored["by_amount"]
         number = by_reference + by_amount
         raw = cursor.cursor
         with raw.copy(f"COPY reconciliation_proposalgroup ({columns}) FROM STDIN") as copy:
@@ -240,7 +268,7 @@ def propose(
                         proposal_id,
                         number,
                         "subset",
-                        party_of.get(group[-1][0], "")[:200],
+                        shown.get(last[0], "")[:200],
                         CONFIDENCE_SUBSET,
                         ids,
                         len(ids),
@@ -253,14 +281,11 @@ def propose(
                 )
         by_subset = len(settlements)
         report("proposal stored", 100)
-        cursor.execute(
-            "SELECT coalesce(sum(line_count), 0) FROM reconciliation_proposalgroup WHERE proposal_id = %s", [proposal_id]
-        )
-        (proposed_lines,) = cursor.fetchone()
+        proposed_lines = int(stored["reference_lines"]) + 2 * by_amount + sum(len(group) for group in settlements)
     return {
         "candidates": candidates,
         "groups": {"reference": by_reference, "amount": by_amount, "subset": by_subset},
-        "proposed_lines": int(proposed_lines),
+        "proposed_lines": proposed_lines,
     }
 
 
@@ -269,7 +294,7 @@ def find_settlements(lines: Sequence[Line]) -> list[list[Line]]:
     lines of the opposite sign exactly. Largest settling lines first; a settling line whose answer is
     ambiguous (two different sets of amounts fit) is left for a person."""
     sides = {True: [line for line in lines if line[3] > 0], False: [line for line in lines if line[3] < 0]}
-    days = {side: [line[1].toordinal() for line in side_lines] for side, side_lines in sides.items()}
+    days = {side: [line[1] for line in side_lines] for side, side_lines in sides.items()}
     used: set[int] = set()
     found: list[list[Line]] = []
     for settler in sorted(lines, key=lambda line: (-abs(line[3]), line[1], line[0])):
@@ -277,7 +302,7 @@ def find_settlements(lines: Sequence[Line]) -> list[list[Line]]:
             continue
         side = settler[3] < 0  # the settled lines have the opposite sign
         goal = abs(settler[3])
-        day = settler[1].toordinal()
+        day = settler[1]
         side_days = days[side]
         lo = bisect.bisect_left(side_days, day - SUBSET_WINDOW_DAYS)
         hi = bisect.bisect_right(side_days, day + SUBSET_WINDOW_DAYS)
@@ -287,7 +312,7 @@ def find_settlements(lines: Sequence[Line]) -> list[list[Line]]:
         if len(window) < 2:
             continue
         if len(window) > SUBSET_MAX_CANDIDATES:
-            window.sort(key=lambda line: abs(line[1].toordinal() - day))
+            window.sort(key=lambda line: abs(line[1] - day))
             window = window[:SUBSET_MAX_CANDIDATES]
         subset = _unique_subset(window, goal)
         if subset is None:
@@ -362,6 +387,83 @@ def reserve_ids(count: int) -> int:
     return first
 
 
+@dataclass(frozen=True)
+class WriteOff:
+    """Where a proposal's differences are written off (LR4): the write-off entry (created and checked by
+    the guard in ``services``), its date and currency, and the balancing-discrepancies account."""
+
+    entry_id: int
+    entry_date: date
+    currency: str
+    discrepancy_account_id: int
+    company_id: int
+
+
+def _line_columns(given: list[str]) -> tuple[str, str, list]:
+    """The journal line columns a caller does not give, with their model defaults (see ledger.bulk), so
+    a column added to JournalLine later cannot break the set-based INSERTs below: (columns, typed
+    placeholders, values)."""
+    extra = _defaults(JournalLine, set(given))
+    types = {f.column: f.db_type(connection) for f in JournalLine._meta.concrete_fields}
+    columns = "".join(f", {column}" for column, _ in extra)
+    placeholders = "".join(f", CAST(%s AS {types[column]})" for column, _ in extra)
+    return columns, placeholders, [None if text == r"\N" else text for _, text in extra]
+
+
+def _write_off_lines(cursor, proposal_id: int, write_off: WriteOff) -> dict:
+    """Post the write-off lines of the ticked groups with a difference into ``write_off.entry_id``, in one
+    INSERT ... SELECT: per group a line on the account of its last line that cancels its difference,
+    then the totals against the balancing-discrepancies account. Fills rc_wo (group number, write-off
+    line id, signed write-off amount). The books-closed trigger checks these lines like any others."""
+    given = [
+        "entry_id",
+        "company_id",
+        "entity_id",
+        "entry_date",
+        "line_no",
+        "account_id",
+        "description",
+        "debit",
+        "credit",
+        "currency",
+        "reconciliation_ref",
+    ]
+    extra_columns, placeholders, extra_values = _line_columns(given)
+    head = [write_off.entry_id, write_off.company_id, write_off.entry_date]
+    cursor.execute(
+        f"""
+        WITH w AS MATERIALIZED (
+            SELECT number, last_account_id, difference, row_number() OVER (ORDER BY number) AS line_no
+            FROM reconciliation_proposalgroup
+            WHERE proposal_id = %s AND included AND difference <> 0
+        ), posted AS (
+            INSERT INTO ledger_journalline ({", ".join(given)}{extra_columns})
+            SELECT %s, %s, NULL, %s, w.line_no, w.last_account_id, 'Write-off, proposal group ' || w.number,
+                   greatest(-w.difference, 0), greatest(w.difference, 0), %s, ''{placeholders}
+            FROM w
+            RETURNING id, line_no
+        )
+        INSERT INTO rc_wo (number, line_id, amount)
+        SELECT w.number, posted.id, -w.difference FROM posted JOIN w USING (line_no)
+        """,  # noqa: S608 - only column names of our own model are interpolated
+        [proposal_id, *head, write_off.currency, *extra_values],
+    )
+    count = cursor.rowcount
+    cursor.execute("SELECT coalesce(sum(greatest(-amount, 0)), 0), coalesce(sum(greatest(amount, 0)), 0) FROM rc_wo")
+    debit_total, credit_total = cursor.fetchone()  # debit_total: the differences written off by a credit
+    balancing = [(debit_total, Decimal("0.00")), (Decimal("0.00"), credit_total)]
+    line_no = count
+    for debit, credit in balancing:
+        if debit or credit:
+            line_no += 1
+            cursor.execute(
+                f"INSERT INTO ledger_journalline ({', '.join(given)}{extra_columns}) "  # noqa: S608 - our own columns
+                f"VALUES (%s, %s, NULL, %s, %s, %s, 'Balancing discrepancies', %s, %s, %s, ''{placeholders})",
+                [*head, line_no, write_off.discrepancy_account_id, debit, credit, write_off.currency, *extra_values],
+            )
+    return {"lines": count, "debit_total": debit_total, "credit_total": credit_total}
+
+
 def apply(
     *,
     proposal_id: int,
@@ -370,15 +472,14 @@ def apply(
     account_ids: Sequence[int],
     reconciled_on: date,
     user_id: int | None,
-    write_offs: Sequence[tuple[int, int, Decimal]],
-    write_off_entry_id: int | None,
-    discrepancy_account_id: int | None,
+    write_off: WriteOff | None,
     verify_lines: bool,
-) -> dict:
+) -> tuple[dict, dict]:
     """Stamp the ticked groups of a proposal: one reconciliation (code) per group and its lines claimed
-    in ReconciledLine (primary key = line id), in two INSERT ... SELECT statements. ``write_offs`` are
-    (group number, write-off line id, signed write-off amount): the write-off line joins its code last.
-    ``verify_lines`` checks first that every proposed line still exists (entries changed meanwhile)."""
+    in ReconciledLine (primary key = line id), in one statement that reads the proposal once. With
+    ``write_off``, the groups with a difference first get their write-off line (``_write_off_lines``),
+    which joins the group's code last. ``verify_lines`` checks first that every proposed line still
+    exists (entries changed meanwhile)."""
     require_postgresql()
     with connection.cursor() as cursor:
         _session_memory(cursor)
@@ -400,13 +501,11 @@ def apply(
         cursor.execute("SELECT coalesce(max(number), 0) FROM reconciliation_proposalgroup WHERE proposal_id = %s", [proposal_id])
         (highest,) = cursor.fetchone()
         if not highest:
-            return {"reconciliations": 0, "lines": 0, "write_offs": 0}
+            return {"reconciliations": 0, "lines": 0, "write_offs": 0}, {"lines": 0}
         first = reserve_ids(highest) - 1  # a group's code id is first + its number
+        cursor.execute("DROP TABLE IF EXISTS rc_wo")
         cursor.execute("CREATE TEMP TABLE rc_wo (number bigint PRIMARY KEY, line_id bigint, amount numeric(20,2)) ON COMMIT DROP")
-        if write_offs:
-            with cursor.cursor.copy("COPY rc_wo (number, line_id, amount) FROM STDIN") as copy:
-                for row in write_offs:
-                    copy.write_row(row)
+        posted = _write_off_lines(cursor, proposal_id, write_off) if write_off else {"lines": 0}
         params = {
             "proposal": proposal_id,
             "first": first,
@@ -414,38 +513,34 @@ def apply(
             "account": account_id,
             "on": reconciled_on,
             "user": user_id,
-            "entry": write_off_entry_id,
-            "discrepancy": discrepancy_account_id,
+            "entry": write_off.entry_id if write_off else None,
+            "discrepancy": write_off.discrepancy_account_id if write_off else None,
         }
         cursor.execute(
             """
-            INSERT INTO reconciliation_reconciliation
-                (id, company_id, account_id, reconciled_on, reconciled_by_id, basis, basis_key, line_ids,
-                 write_off_amount, write_off_entry_id, write_off_line_id, discrepancy_account_id, created_at)
-            SELECT %(first)s + g.number, %(company)s, %(account)s, %(on)s, %(user)s, g.basis, g.basis_key,
-                   CASE WHEN w.line_id IS NULL THEN g.line_ids ELSE g.line_ids || w.line_id END,
-                   coalesce(w.amount, 0), CASE WHEN w.line_id IS NULL THEN NULL ELSE %(entry)s::bigint END, w.line_id,
-                   CASE WHEN w.line_id IS NULL THEN NULL ELSE %(discrepancy)s::bigint END, now()
-            FROM reconciliation_proposalgroup g LEFT JOIN rc_wo w ON w.number = g.number
-            WHERE g.proposal_id = %(proposal)s AND g.included
-            """,
-            params,
-        )
-        groups = cursor.rowcount
-        cursor.execute(
-            """
-            INSERT INTO reconciliation_reconciledline (line_id, reconciliation_id)
-            SELECT line_id, rid FROM (
-                SELECT unnest(g.line_ids) AS line_id, %(first)s + g.number AS rid
-                FROM reconciliation_proposalgroup g
+            WITH g AS MATERIALIZED (
+                SELECT %(first)s + g.number AS rid, g.basis, g.basis_key, w.line_id AS wo_line, w.amount AS wo_amount,
+                       CASE WHEN w.line_id IS NULL THEN g.line_ids ELSE g.line_ids || w.line_id END AS line_ids
+                FROM reconciliation_proposalgroup g LEFT JOIN rc_wo w ON w.number = g.number
                 WHERE g.proposal_id = %(proposal)s AND g.included
-                UNION ALL
-                SELECT w.line_id, %(first)s + g.number
-                FROM rc_wo w JOIN reconciliation_proposalgroup g ON g.proposal_id = %(proposal)s AND g.number = w.number
-            ) claimed
-            ORDER BY line_id  -- the primary key index then grows at its right edge instead of everywhere
+            ), codes AS (
+                INSERT INTO reconciliation_reconciliation
+                    (id, company_id, account_id, reconciled_on, reconciled_by_id, basis, basis_key, line_ids,
+                     write_off_amount, write_off_entry_id, write_off_line_id, discrepancy_account_id, created_at)
+                SELECT rid, %(company)s, %(account)s, %(on)s, %(user)s, basis, basis_key, line_ids,
+                       coalesce(wo_amount, 0), CASE WHEN wo_line IS NULL THEN NULL ELSE %(entry)s::bigint END, wo_line,
+                       CASE WHEN wo_line IS NULL THEN NULL ELSE %(discrepancy)s::bigint END, now()
+                FROM g
+                RETURNING 1
+            ), claims AS (
+                INSERT INTO reconciliation_reconciledline (line_id, reconciliation_id)
+                SELECT u.line_id, g.rid FROM g CROSS JOIN LATERAL unnest(g.line_ids) AS u(line_id)
+                ORDER BY u.line_id  -- the primary key index then grows at its right edge instead of everywhere
+                RETURNING 1
+            )
+            SELECT (SELECT count(*) FROM codes), (SELECT count(*) FROM claims)
             """,
             params,
         )
-        claimed = cursor.rowcount
-    return {"reconciliations": groups, "lines": claimed, "write_offs": len(write_offs)}
+        groups, claimed = cursor.fetchone()
+    return {"reconciliations": groups, "lines": claimed, "write_offs": posted["lines"]}, posted

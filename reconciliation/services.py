@@ -13,8 +13,10 @@ from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Sum
 
-from ledger.exceptions import LedgerError
+from ledger.exceptions import BlockedAccountError, LedgerError
+from ledger.guard import Operation, books_closed_check
 from ledger.locks import company_lock
 from ledger.models import ZERO, Account, AuditEvent, Company, JournalEntry, JournalLine
 from ledger.services import LineInput, audit_record, journal_entry_create, to_money
@@ -467,44 +469,49 @@ def _proposal_finish(*, proposal: Proposal, actor: AbstractBaseUser | None, prog
         started = time.monotonic()
         if progress:
             progress("writing off differences", 10)
-        to_write_off = list(
+        entry = None
+        with_difference = sorted(
             ProposalGroup.objects.filter(proposal=current, included=True)
             .exclude(difference=ZERO)
-            .order_by("number")
-            .values_list("number", "last_account_id", "difference")
+            .values_list("last_account_id", flat=True)
+            .distinct()
         )
-        write_offs: list[tuple[int, int, Decimal]] = []
-        if to_write_off:
-            entry, line_by_group = _write_off_groups(
+        if with_difference:
+            entry = _write_off_entry(
                 company=company,
                 actor=actor,
-                groups=to_write_off,
+                account_ids=with_difference,
                 discrepancy_account=_discrepancy_account(rules),
                 memo=f"Write-offs of automatic reconciliation proposal {current.pk}",
             )
-            write_offs = [(number, line_by_group[number], -diff) for number, _, diff in to_write_off]
-        else:
-            entry = None
         if progress:
             progress("stamping codes", 40)
         try:
             with transaction.atomic():
-                counts = matcher.apply(
+                counts, posted = matcher.apply(
                     proposal_id=current.pk,
                     company_id=company.pk,
                     account_id=account.pk,
                     account_ids=account_set(account),
                     reconciled_on=company.today(),
                     user_id=_user(actor).pk if _user(actor) else None,
-                    write_offs=write_offs,
-                    write_off_entry_id=entry.pk if entry else None,
-                    discrepancy_account_id=rules.discrepancy_account_id,
+                    write_off=matcher.WriteOff(
+                        entry_id=entry.pk,
+                        entry_date=entry.entry_date,
+                        currency=company.base_currency,
+                        discrepancy_account_id=rules.discrepancy_account_id,
+                        company_id=company.pk,
+                    )
+                    if entry
+                    else None,
                     verify_lines=_entries_changed_since(company, current.created_at),
                 )
         except IntegrityError:
             raise ReconciliationConflictError(
                 "Someone else reconciled some lines of this proposal meanwhile. Nothing was saved: make a new proposal."
             ) from None
+        if entry is not None:
+            _audit_write_off_entry(company=company, actor=actor, entry=entry, posted=posted)
         current.status = Proposal.Status.FINISHED
         current.stats = {**current.stats, "finished": counts, "finish_seconds": round(time.monotonic() - started, 3)}
         current.save(update_fields=["status", "stats"])
@@ -520,31 +527,67 @@ def _proposal_finish(*, proposal: Proposal, actor: AbstractBaseUser | None, prog
         return current
 
 
-def _write_off_groups(*, company, actor, groups, discrepancy_account, memo) -> tuple[JournalEntry, dict[int, int]]:
-    """The write-off entry of a proposal: per group a line on the account of its last line."""
-    lines = []
-    debit_total = credit_total = ZERO
-    for number, account_id, diff in groups:
-        if diff > 0:
-            lines.append(LineInput(account_id, credit=diff, description=f"Write-off, proposal group {number}"))
-            debit_total += diff
-        else:
-            lines.append(LineInput(account_id, debit=-diff, description=f"Write-off, proposal group {number}"))
-            credit_total += -diff
-    if debit_total:
-        lines.append(LineInput(discrepancy_account, debit=debit_total, description="Balancing discrepancies"))
-    if credit_total:
-        lines.append(LineInput(discrepancy_account, credit=credit_total, description="Balancing discrepancies"))
-    entry = journal_entry_create(
-        company=company,
-        entry_date=company.today(),
-        lines=lines,
-        actor=actor,
-        memo=memo,
-        source=JournalEntry.Source.WRITE_OFF,
+def _write_off_entry(*, company, actor, account_ids, discrepancy_account, memo) -> JournalEntry:
+    """The (still empty) write-off entry of a proposal, dated today. Its lines, one per group with a
+    difference (LR4), are written set-based by ``matcher.apply``; thousands of lines through the ORM
+    would cost seconds. The checks are the posting service's: the books-closed guard under the company
+    lock (held by the caller), accounts of this company that accept postings (LR2)."""
+    today = company.today()
+    decision = books_closed_check(
+        company=company, operation=Operation.ENTRY_CREATE, on_date=today, what="write-off", field="entry_date"
     )
-    by_no = dict(JournalLine.objects.filter(entry=entry).values_list("line_no", "id"))
-    return entry, {group: by_no[line_no] for line_no, (group, _, _) in enumerate(groups, start=1)}
+    accounts = Account.objects.in_bulk([*account_ids, discrepancy_account.pk])
+    for account_id in [*account_ids, discrepancy_account.pk]:
+        account = accounts.get(account_id)
+        if account is None or account.company_id != company.pk:
+            raise ReconciliationError(f"Account {account_id} of a write-off does not belong to {company}.")
+        if account.blocked:
+            raise BlockedAccountError(
+                f"Account {account} is blocked and accepts no new postings (LR2): the write-off cannot be posted."
+            )
+    return JournalEntry.objects.create(
+        company=company,
+        entry_date=today,
+        memo=memo[:500],
+        source=JournalEntry.Source.WRITE_OFF,
+        is_balanced=True,  # every group line is cancelled by the balancing-discrepancies totals
+        closed_period_policy=decision.policy,
+        created_by=_user(actor),
+    )
+
+
+def _audit_write_off_entry(*, company, actor, entry: JournalEntry, posted: dict) -> None:
+    """The write-off entry's audit row (PC6): lines summed per account and side, not listed one by one."""
+    totals = (
+        JournalLine.objects.filter(entry=entry)
+        .values("account__code", "currency")
+        .annotate(debit=Sum("debit"), credit=Sum("credit"), lines=Count("id"))
+        .order_by("account__code", "currency")
+    )
+    audit_record(
+        company=company,
+        actor=actor,
+        action="journal_entry.create",
+        subject=entry,
+        after={
+            "entry_date": entry.entry_date.isoformat(),
+            "memo": entry.memo,
+            "reference": entry.reference,
+            "source": entry.source,
+            "is_balanced": entry.is_balanced,
+            "line_count": posted["lines"] + sum(1 for total in (posted["debit_total"], posted["credit_total"]) if total),
+            "lines_by_account": [
+                {
+                    "account": row["account__code"],
+                    "currency": row["currency"],
+                    "debit": str(row["debit"]),
+                    "credit": str(row["credit"]),
+                    "lines": row["lines"],
+                }
+                for row in totals
+            ],
+        },
+    )
 
 
 # ---------------------------------------------------------------- helpers

@@ -5,11 +5,12 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.models import JournalEntry, JournalLine, Role
+from ledger.exceptions import LedgerError
+from ledger.models import AuditEvent, JournalEntry, JournalLine, Role
 from reconciliation import services
 from reconciliation.exceptions import ReconciliationConflictError, ReconciliationError
 from reconciliation.models import Basis, Proposal, ProposalGroup, ReconciledLine, Reconciliation
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, close_books
 from tests.reconciliation.factories import make_books
 
 pytestmark = pytest.mark.django_db
@@ -226,3 +227,65 @@ def test_blocked_account_still_reconciles_LR2(company):
     books.account.save()
     services.proposal_finish(proposal=propose(books), actor=None)
     assert ReconciledLine.objects.filter(line_id__in=[a.pk, b.pk]).count() == 2
+
+
+def test_finish_writes_off_every_group_in_one_balanced_entry_with_its_audit_row_LR4(company):
+    """The write-off lines of a proposal are written set-based: one line per group with a difference on
+    the account of its last line, the totals against the balancing-discrepancies account."""
+    books = make_books(company, permitted="0.50")
+    books.post("100.00", ref="INV-1")  # +0.30 left
+    books.post("-99.70", ref="INV-1", on=date(2026, 1, 20))
+    books.post("50.00", ref="INV-2")  # -0.20 left
+    books.post("-50.20", ref="INV-2", on=date(2026, 1, 21))
+    books.post("10.00", ref="INV-3")  # +0.10 left
+    books.post("-9.90", ref="INV-3", on=date(2026, 1, 22))
+    services.proposal_finish(proposal=propose(books), actor=None)
+
+    (entry,) = JournalEntry.objects.filter(company=company, source=JournalEntry.Source.WRITE_OFF)
+    lines = list(entry.lines.order_by("line_no"))
+    assert [line.line_no for line in lines] == [1, 2, 3, 4, 5]
+    assert sorted((line.debit, line.credit) for line in lines[:3]) == [
+        (Decimal("0.00"), Decimal("0.10")),
+        (Decimal("0.00"), Decimal("0.30")),
+        (Decimal("0.20"), Decimal("0.00")),
+    ]
+    assert all(line.account == books.account for line in lines[:3])
+    assert [(line.account, line.debit, line.credit) for line in lines[3:]] == [
+        (books.discrepancy, Decimal("0.40"), Decimal("0.00")),
+        (books.discrepancy, Decimal("0.00"), Decimal("0.20")),
+    ]
+    assert entry.is_balanced and sum(line.amount for line in lines) == 0
+    for rec in Reconciliation.objects.all():
+        assert sum(line.amount for line in JournalLine.objects.filter(pk__in=rec.line_ids)) == 0
+    audit = AuditEvent.objects.get(action="journal_entry.create", subject_id=str(entry.pk))
+    assert audit.after["line_count"] == 5
+    assert {row["account"]: row["lines"] for row in audit.after["lines_by_account"]} == {"1200": 3, "8990": 2}
+
+
+def test_finish_with_a_write_off_into_closed_books_is_refused_and_nothing_is_written_LR4(company):
+    """The books-closed guard decides on the write-off date (today): closed through today, Finish is
+    refused with its message and neither codes nor a write-off entry are left behind."""
+    books = make_books(company, permitted="0.50")
+    books.post("100.00", ref="INV-1")
+    books.post("-99.70", ref="INV-1", on=date(2026, 1, 20))
+    proposal = propose(books)
+    close_books(company, company.today())
+    with pytest.raises(LedgerError, match="closed"):
+        services.proposal_finish(proposal=proposal, actor=None)
+    assert not Reconciliation.objects.exists() and not ReconciledLine.objects.exists()
+    assert not JournalEntry.objects.filter(source=JournalEntry.Source.WRITE_OFF).exists()
+    current = Proposal.objects.get(pk=proposal.pk)
+    assert current.status == Proposal.Status.READY and "closed" in current.error
+
+
+def test_finish_refuses_a_write_off_to_a_blocked_discrepancy_account_LR2(company):
+    books = make_books(company, permitted="0.50")
+    books.post("100.00", ref="INV-1")
+    books.post("-99.70", ref="INV-1", on=date(2026, 1, 20))
+    proposal = propose(books)
+    books.discrepancy.blocked = True
+    books.discrepancy.save()
+    with pytest.raises(LedgerError, match="blocked"):
+        services.proposal_finish(proposal=proposal, actor=None)
+    assert not Reconciliation.objects.exists() and not ReconciledLine.objects.exists()
+    assert not JournalEntry.objects.filter(source=JournalEntry.Source.WRITE_OFF).exists()

@@ -407,7 +407,10 @@ def journal(request, slug):
     """Journal entries with open lines on reconcilable accounts; each links to the reconcile page with
     the entry's lines ticked."""
     company = ledger_selectors.company_get_for_user(request.user, slug)
-    reconcilable = Account.objects.filter(company=company, reconcilable=True)
+    # The ids themselves, not a subquery: with a subquery PostgreSQL guesses one reconcilable account
+    # and few lines, and hashes every open line of the company (seconds at a million lines) before
+    # the page's LIMIT; with the ids it walks the entries newest first and stops at the page.
+    reconcilable = list(Account.objects.filter(company=company, reconcilable=True).values_list("pk", flat=True))
     open_on_reconcilable = JournalLine.objects.filter(entry=OuterRef("pk"), account__in=reconcilable).exclude(
         Exists(ReconciledLine.objects.filter(line_id=OuterRef("pk")))
     )

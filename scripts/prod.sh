@@ -40,7 +40,7 @@ stop() {
   trap - EXIT INT TERM
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  echo "prod: stopped."
+  echo "prod: stopped." >&2
 }
 trap stop EXIT INT TERM
 

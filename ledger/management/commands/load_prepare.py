@@ -10,6 +10,7 @@ The last line printed is one JSON object."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from datetime import timedelta
@@ -23,7 +24,7 @@ from ledger import services
 from ledger.bulk import BulkEntry, BulkLine, journal_copy
 from ledger.demo_ar import seed_demo_ar
 from ledger.management.commands.seed_demo import CHART, CUSTOMERS, POSTING_ACCOUNTS, VENDORS
-from ledger.models import Account, Company, Customer, JournalLine, Role, Vendor
+from ledger.models import Account, Company, Customer, JournalEntry, JournalLine, Role, Vendor
 
 DEFAULT_PASSWORD = "closebooks-load-test"  # noqa: S105 - loopback load-test login, printed on purpose
 LINES_PER_ENTRY = 4
@@ -39,14 +40,15 @@ class Command(BaseCommand):
         parser.add_argument("--lines", type=int, default=1_000_000)
         parser.add_argument("--username", default="load")
         parser.add_argument("--invoices-per-month", type=int, default=10)
+        parser.add_argument(
+            "--sessions", type=int, default=0, help="signed-in sessions to hand the load users (listed in the JSON)"
+        )
 
-    def handle(self, *args, slug, lines, username, invoices_per_month, **options):
+    def handle(self, *args, slug, lines, username, invoices_per_month, sessions=0, **options):
         if connection.vendor != "postgresql":
             raise CommandError("load_prepare needs PostgreSQL (set DATABASE_URL): it loads by COPY.")
         if lines < LINES_PER_ENTRY:
             raise CommandError(f"--lines must be at least {LINES_PER_ENTRY}.")
-        import os
-
         password = os.environ.get("LOAD_PASSWORD") or DEFAULT_PASSWORD
         user = self._user(username, password)
         started = time.perf_counter()
@@ -56,7 +58,7 @@ class Command(BaseCommand):
         else:
             services.membership_set_role(company=company, user=user, role=Role.ADMINISTRATOR, actor=None)
         have = JournalLine.objects.filter(company=company).count()
-        if have < lines:
+        if have + LINES_PER_ENTRY <= lines:
             self._bulk(company, lines - have)
             # What autovacuum does soon after a bulk load in production: fresh statistics for the
             # planner, and the visibility map that lets counts use index-only scans.
@@ -65,18 +67,47 @@ class Command(BaseCommand):
                 cursor.execute("VACUUM (ANALYZE) ledger_journalline")
         total = JournalLine.objects.filter(company=company).count()
         bank = Account.objects.get(company=company, code=BANK)
+        customer = Customer.objects.filter(company=company).order_by("pk").first()
+        revenue = Account.objects.filter(company=company, code="4020").first()
         self.stdout.write(
             json.dumps(
                 {
                     "company": company.slug,
                     "company_id": company.pk,
                     "bank_account_id": bank.pk,
+                    "customer_id": customer.pk,
+                    "entry_id": JournalEntry.objects.filter(company=company).order_by("-id").values_list("pk", flat=True).first(),
+                    "revenue_account_id": revenue.pk,
+                    "today": company.today().isoformat(),
+                    "last_month": (company.today().replace(day=1) - timedelta(days=1)).strftime("%Y-%m"),
                     "journal_lines": total,
                     "username": username,
                     "seconds": round(time.perf_counter() - started, 1),
+                    "sessions": self._sessions(user, sessions),
                 }
             )
         )
+
+    @staticmethod
+    def _sessions(user, count: int) -> list[str]:
+        """Sessions of ``user`` as if signed in through the login page: the load scenario measures
+        browsing, not PBKDF2 (each login hashes the password for about half a CPU-second on
+        purpose, and 50 at once would swamp the first seconds of the test)."""
+        from importlib import import_module
+
+        from django.conf import settings
+        from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+        store = import_module(settings.SESSION_ENGINE).SessionStore
+        keys = []
+        for _ in range(count):
+            session = store()
+            session[SESSION_KEY] = str(user.pk)
+            session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+            session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+            session.create()
+            keys.append(session.session_key)
+        return keys
 
     @staticmethod
     def _user(username: str, password: str):

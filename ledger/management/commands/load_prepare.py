@@ -65,6 +65,7 @@ class Command(BaseCommand):
             with connection.cursor() as cursor:
                 cursor.execute("VACUUM (ANALYZE) ledger_journalentry")
                 cursor.execute("VACUUM (ANALYZE) ledger_journalline")
+                cursor.execute("ANALYZE ledger_account")
         total = JournalLine.objects.filter(company=company).count()
         bank = Account.objects.get(company=company, code=BANK)
         customer = Customer.objects.filter(company=company).order_by("pk").first()

@@ -16,7 +16,7 @@ TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
 # Both cores; one test file per worker, so a file's worker and fake-vendor fixtures stay together.
 PYTEST_ARGS       ?= -n 2 --dist loadfile
 
-.PHONY: run test lint services chromium install install-test migrate clean
+.PHONY: run test lint services chromium install install-test migrate clean prod load
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,18 @@ lint: install-test
 test: install-test services chromium lint
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) manage.py makemigrations --check --dry-run
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+# The production stack on this machine (scripts/prod.sh, docs/production.md); SMOKE=1: smoke-test it and stop.
+prod: install
+	SMOKE=$(SMOKE) PY=$(PY) bash scripts/prod.sh
+
+$(VENV)/.installed-load: pyproject.toml | $(PY)
+	$(PIP) install -q -e '.[load]'
+	touch $@ $(VENV)/.installed
+
+# 50 users for 60 s against `make prod`'s stack on a company with a million journal lines (scripts/load.sh).
+load: install $(VENV)/.installed-load
+	PY=$(PY) bash scripts/load.sh
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles test-artifacts

@@ -158,7 +158,21 @@ CELERY_TASK_ALWAYS_EAGER = REDIS_URL is None
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
-CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "closebooks")
+# Three queues, so syncs, reconciliation and everything else get their own workers when scaled
+# out (docs/production.md): `sync` (vendor pushes and pulls), `reconcile` (proposal build and
+# finish), and the default queue (beat's fan-out, reflagging). CELERY_QUEUE set (tests, benches):
+# every task goes to that one queue, so an isolated worker on it sees all the work it causes.
+CELERY_SINGLE_QUEUE = env("CELERY_QUEUE")
+CELERY_TASK_DEFAULT_QUEUE = CELERY_SINGLE_QUEUE or "closebooks"
+CELERY_SYNC_QUEUE = CELERY_SINGLE_QUEUE or "sync"
+CELERY_RECONCILE_QUEUE = CELERY_SINGLE_QUEUE or "reconcile"
+CELERY_TASK_ROUTES = {
+    "integrations.tasks.push_run": {"queue": CELERY_SYNC_QUEUE},
+    "integrations.tasks.pull_accounts": {"queue": CELERY_SYNC_QUEUE},
+    "integrations.tasks.pull_closed_dates": {"queue": CELERY_SYNC_QUEUE},
+    "integrations.tasks.pull_inbound": {"queue": CELERY_SYNC_QUEUE},
+    "reconciliation.tasks.*": {"queue": CELERY_RECONCILE_QUEUE},
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 3600
@@ -168,6 +182,20 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Longer than any task including its retries and countdowns, or Redis redelivers them in a loop.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(env("CELERY_VISIBILITY_TIMEOUT", "21600"))}
 CELERY_TIMEZONE = "UTC"
+
+# The cache: Redis in production, so every web process and worker sees the same entries (the
+# Web Connector's client version between its two calls, anything cached later); a process-local
+# cache would differ per gunicorn worker. Development and tests keep the in-process default.
+if PRODUCTION and REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env("CACHE_URL", REDIS_URL),
+            "KEY_PREFIX": "closebooks",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 LOGGING = {
     "version": 1,
@@ -186,9 +214,11 @@ SECURE_REFERRER_POLICY = "same-origin"
 
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]  # load balancers probe over plain HTTP
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+    # Off only for `make prod` / `make load` on loopback HTTP, where no browser sends Secure cookies.
+    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True

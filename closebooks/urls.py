@@ -2,11 +2,13 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from closebooks import health
 from closebooks import views as close_views
 from integrations import views as integrations_views
 
 urlpatterns = [
     path("", close_views.home, name="home"),
+    path("healthz/", health.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -3,11 +3,12 @@
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from closebooks.pagination import paginate
 
 from . import roles, selectors, services
 from .exceptions import LedgerError
@@ -36,7 +37,7 @@ PAGE_SIZE = 50
 
 
 def _page(request, queryset, size=PAGE_SIZE):
-    return Paginator(queryset, size).get_page(request.GET.get("page"))
+    return paginate(request, queryset, size)
 
 
 def _query_without_page(request) -> str:
@@ -113,11 +114,16 @@ def journal(request, slug):
         {
             "company": company,
             "filter": filterset,
-            "page": _page(request, filterset.qs),
+            "page": _with_line_totals(_page(request, filterset.qs)),
             "query": _query_without_page(request),
             **_can(request, company),
         },
     )
+
+
+def _with_line_totals(page):
+    page.object_list = selectors.with_line_totals(page.object_list)
+    return page
 
 
 @login_required

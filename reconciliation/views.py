@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from closebooks.pagination import paginate
 from ledger import roles
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
@@ -128,7 +129,7 @@ def reconcile(request, slug, pk):
     if preselected:  # started from a journal (LR7): its lines first, ticked
         lines = lines.order_by(Case(When(pk__in=preselected, then=0), default=1), "entry_date", "id")
     filterset = OpenLineFilter(request.GET or None, queryset=lines, accounts=selectors.account_set(account))
-    page = Paginator(filterset.qs, LINES_PER_PAGE).get_page(request.GET.get("page"))
+    page = paginate(request, filterset.qs, LINES_PER_PAGE)
     return render(
         request,
         "reconciliation/reconcile.html",
@@ -406,13 +407,17 @@ def journal(request, slug):
     """Journal entries with open lines on reconcilable accounts; each links to the reconcile page with
     the entry's lines ticked."""
     company = ledger_selectors.company_get_for_user(request.user, slug)
-    reconcilable = Account.objects.filter(company=company, reconcilable=True)
+    # The ids themselves, not a subquery: with a subquery PostgreSQL guesses one reconcilable account
+    # and few lines, and hashes every open line of the company (seconds at a million lines) before
+    # the page's LIMIT; with the ids it walks the entries newest first and stops at the page.
+    reconcilable = list(Account.objects.filter(company=company, reconcilable=True).values_list("pk", flat=True))
     open_on_reconcilable = JournalLine.objects.filter(entry=OuterRef("pk"), account__in=reconcilable).exclude(
         Exists(ReconciledLine.objects.filter(line_id=OuterRef("pk")))
     )
     entries = ledger_selectors.journal_entry_list(company).filter(Exists(open_on_reconcilable))
     filterset = JournalEntryFilter(request.GET or None, queryset=entries, company=company)
-    page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
+    page = paginate(request, filterset.qs, 50)
+    page.object_list = ledger_selectors.with_line_totals(page.object_list)
     # per entry: each reconcilable account it touches, with the entry's open lines on it (to tick)
     links: dict[int, dict[Account, list[int]]] = {}
     open_lines = (

@@ -9,13 +9,13 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from closebooks.pagination import paginate
 from ledger import roles, selectors
 from ledger.exceptions import LedgerError
 from ledger.forms import add_service_error
@@ -227,7 +227,7 @@ def report(request, slug, key):
     if wants_csv:
         return _csv_response(spec, built, company)
     query = data.urlencode()
-    page = Paginator(built.rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, built.rows, PAGE_SIZE)
     page.object_list = _with_links(page.object_list, built.columns, company)
     context.update(
         report=built,

@@ -25,6 +25,7 @@ from .forms import (
     PaymentForm,
     RefundForm,
     add_service_error,
+    parse_id,
 )
 from .models import CustomerCredit, Document, Membership, Payment, Refund, Role
 
@@ -196,7 +197,8 @@ def members(request, slug):
     form = MemberForm(request.POST or None)
     if request.method == "POST":
         if "remove" in request.POST:
-            membership = Membership.objects.filter(company=company, pk=request.POST.get("remove")).first()
+            remove = parse_id(request.POST.get("remove"))
+            membership = Membership.objects.filter(company=company, pk=remove).first() if remove else None
             if membership is None:
                 messages.error(request, "That member is not in this company.")
             else:

@@ -7,6 +7,8 @@ import logging
 
 from celery import shared_task
 
+from closebooks.db_retry import DATABASE_ERRORS, retry_on_database_error
+
 from . import services
 from .exceptions import IntegrationError, SyncRetryLater
 from .models import Connection
@@ -19,13 +21,18 @@ PUSH_MAX_RETRIES = 8
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=PUSH_MAX_RETRIES)
 def push_run(self, run_id: int) -> str:
     """Push one sync run. acks_late + reject_on_worker_lost: a worker killed mid-run leaves the
-    message in Redis, it is delivered again, and the run resumes from its outbox (keys kept)."""
+    message in Redis, it is delivered again, and the run resumes from its outbox (keys kept).
+    A database restart mid-run is retried the same way (DATABASE_ERRORS): the outbox keeps each
+    sent batch's key, so the retry resends it with the key and the vendor answers from its record."""
     try:
         run = services.sync_run_execute(run_id=run_id)
     except SyncRetryLater as exc:
         if self.request.retries >= PUSH_MAX_RETRIES:
             return services.sync_run_fail(run_id=run_id, error=f"Gave up after repeated vendor errors: {exc}").status
         raise self.retry(countdown=services.backoff(self.request.retries + 3) + 5) from None
+    except DATABASE_ERRORS as exc:
+        retry_on_database_error(self, exc)
+        return services.sync_run_fail(run_id=run_id, error=f"Gave up: the database stayed unavailable ({exc}).").status
     return run.status
 
 

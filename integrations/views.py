@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ledger import roles
+from ledger.forms import parse_id
 from ledger.guard import QUICKBOOKS_DESKTOP_RECEIVABLE_INVOICES
 from ledger.selectors import company_get_for_user
 
@@ -182,7 +183,7 @@ def mappings(request, slug):
             for r in rows:
                 value = request.POST.get(f"map-{r.account.pk}")
                 if value is not None:
-                    choices[r.account.pk] = int(value) if value.isdigit() else None
+                    choices[r.account.pk] = parse_id(value)
         try:
             result = services.mappings_save(connection=conn, choices=choices, actor=request.user)
         except IntegrationError as exc:

@@ -12,6 +12,20 @@ def add_service_error(form: forms.BaseForm, error: LedgerError) -> None:
     form.add_error(field, error.message)
 
 
+MAX_ID = 2**63 - 1  # a bigint primary key
+
+
+def parse_id(value: object) -> int | None:
+    """A row id typed or posted as text ("42"), or None when it is not one: ASCII digits only
+    (``str.isdigit`` also accepts "²" and "١", which ``int`` then refuses) and within a bigint,
+    so that looking it up never fails in the database. Every plain id parameter goes through here."""
+    text = str(value).strip() if value is not None else ""
+    if not text.isascii() or not text.isdigit():
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
+
+
 class MoneyField(forms.CharField):
     """A money amount parsed by the posting service's own parser, so form and service agree."""
 

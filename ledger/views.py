@@ -30,6 +30,7 @@ from .forms import (
     RefundEditForm,
     RefundForm,
     add_service_error,
+    parse_id,
 )
 from .models import Application, BooksClosedSetting, CustomerCredit, Document, LedgerEntity, Membership, Payment, Refund, Role
 
@@ -206,7 +207,8 @@ def members(request, slug):
     form = MemberForm(request.POST or None)
     if request.method == "POST":
         if "remove" in request.POST:
-            membership = Membership.objects.filter(company=company, pk=request.POST.get("remove")).first()
+            remove = parse_id(request.POST.get("remove"))
+            membership = Membership.objects.filter(company=company, pk=remove).first() if remove else None
             if membership is None:
                 messages.error(request, "That member is not in this company.")
             else:

@@ -1,6 +1,6 @@
 from django import forms
 
-from ledger.forms import MoneyField
+from ledger.forms import MoneyField, parse_id
 from ledger.models import Account
 
 from .models import ReconciliationSettings
@@ -41,19 +41,21 @@ class AccountPropertiesForm(forms.Form):
         )
 
 
-class LineIdsField(forms.CharField):
-    """Journal line ids as "1,2,3" (a GET parameter) or repeated values (checkboxes)."""
+def line_ids(value, *, strict: bool = True) -> list[int]:
+    """Journal line ids as "1,2,3" (a GET parameter) or repeated values (checkboxes). A part that
+    is not an id is refused with a ReconciliationError (shown where the user is), or skipped
+    when ``strict`` is off (a prefill from a link)."""
+    from .exceptions import ReconciliationError
 
-    def to_python(self, value):
-        if isinstance(value, list | tuple):
-            parts = [str(v) for v in value]
-        else:
-            parts = (value or "").replace(" ", "").split(",")
-        ids = []
-        for part in parts:
-            if not part:
-                continue
-            if not part.isdigit():
-                raise forms.ValidationError("Line ids must be numbers.")
-            ids.append(int(part))
-        return ids
+    parts = [str(v) for v in value] if isinstance(value, list | tuple) else (value or "").replace(" ", "").split(",")
+    ids = []
+    for part in parts:
+        if not part.strip():
+            continue
+        number = parse_id(part)
+        if number is None:
+            if strict:
+                raise ReconciliationError("Line ids must be numbers.", field="lines")
+            continue
+        ids.append(number)
+    return ids

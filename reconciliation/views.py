@@ -22,13 +22,13 @@ from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
 from ledger.exceptions import LedgerError
 from ledger.filters import JournalEntryFilter
-from ledger.forms import add_service_error
+from ledger.forms import add_service_error, parse_id
 from ledger.models import Account, JournalLine
 
 from . import selectors, services, tasks
 from .exceptions import OutsidePermittedDifferenceError
 from .filters import OpenLineFilter
-from .forms import AccountPropertiesForm, LineIdsField, ReconciliationSettingsForm
+from .forms import AccountPropertiesForm, ReconciliationSettingsForm, line_ids
 from .models import Proposal, ProposalGroup, ReconciledLine
 
 LINES_PER_PAGE = 200
@@ -124,7 +124,7 @@ def account_properties(request, slug, pk):
 def reconcile(request, slug, pk):
     company = ledger_selectors.company_get_for_user(request.user, slug)
     account = selectors.reconcilable_account_get(company, pk)
-    preselected = LineIdsField().to_python(request.GET.get("select", ""))
+    preselected = line_ids(request.GET.get("select", ""), strict=False)
     lines = selectors.open_lines(account)
     if preselected:  # started from a journal (LR7): its lines first, ticked
         lines = lines.order_by(Case(When(pk__in=preselected, then=0), default=1), "entry_date", "id")
@@ -157,7 +157,7 @@ def _selected_ids(request, account) -> list[int] | None:
         if not filterset.is_bound or not any(v for k, v in request.POST.items() if k in filterset.filters):
             return None  # no filter at all: every open line
         return list(filterset.qs.values_list("pk", flat=True))
-    return LineIdsField().to_python(request.POST.getlist("lines"))
+    return line_ids(request.POST.getlist("lines"))
 
 
 @login_required
@@ -165,11 +165,15 @@ def _selected_ids(request, account) -> list[int] | None:
 def propose(request, slug, pk):
     company = ledger_selectors.company_get_for_user(request.user, slug, roles.RECONCILE)
     account = selectors.reconcilable_account_get(company, pk)
-    line_ids = _selected_ids(request, account)
-    if line_ids is not None and not line_ids:
+    try:
+        selected = _selected_ids(request, account)
+    except LedgerError as exc:
+        messages.error(request, exc.message)
+        return redirect("reconciliation:reconcile", slug=company.slug, pk=account.pk)
+    if selected is not None and not selected:
         messages.error(request, "Select the lines to reconcile first.")
         return redirect("reconciliation:reconcile", slug=company.slug, pk=account.pk)
-    size = len(line_ids) if line_ids is not None else selectors.open_lines(account).count()
+    size = len(selected) if selected is not None else selectors.open_lines(account).count()
     in_background = size > _sync_limit()
     try:
         with transaction.atomic():
@@ -177,7 +181,7 @@ def propose(request, slug, pk):
                 company=company,
                 account=account,
                 actor=request.user,
-                line_ids=line_ids,
+                line_ids=selected,
                 task_id=str(uuid.uuid4()) if in_background else "",
             )
             if in_background:
@@ -200,8 +204,8 @@ def proposal_detail(request, slug, pk):
     proposal = selectors.proposal_get(company, pk)
     groups = ProposalGroup.objects.filter(proposal=proposal).order_by("number")
     page = Paginator(groups, GROUPS_PER_PAGE).get_page(request.GET.get("page"))
-    line_ids = [i for group in page for i in group.line_ids]
-    lines = JournalLine.objects.select_related("entry", "account").in_bulk(line_ids)
+    ids_on_page = [i for group in page for i in group.line_ids]
+    lines = JournalLine.objects.select_related("entry", "account").in_bulk(ids_on_page)
     rows = [{"group": group, "lines": [lines[i] for i in group.line_ids if i in lines]} for group in page]
     counts = {
         "groups": groups.count(),
@@ -251,8 +255,8 @@ def proposal_ticks(request, slug, pk):
         if action in ("select_all", "deselect_all"):
             services.proposal_set_included(proposal=proposal, actor=request.user, included=action == "select_all")
         else:
-            on_page = LineIdsField().to_python(request.POST.getlist("on_page"))
-            ticked = set(LineIdsField().to_python(request.POST.getlist("groups")))
+            on_page = line_ids(request.POST.getlist("on_page"))
+            ticked = set(line_ids(request.POST.getlist("groups")))
             services.proposal_set_included(
                 proposal=proposal, actor=request.user, included=True, numbers=[n for n in on_page if n in ticked]
             )
@@ -302,7 +306,11 @@ def manual(request, slug, pk):
     company = ledger_selectors.company_get_for_user(request.user, slug, roles.RECONCILE)
     account = selectors.reconcilable_account_get(company, pk)
     source = request.POST if request.method == "POST" else request.GET
-    ids = LineIdsField().to_python(source.getlist("lines") or source.get("ids", ""))
+    try:
+        ids = line_ids(source.getlist("lines") or source.get("ids", ""))
+    except LedgerError as exc:
+        messages.error(request, exc.message)
+        return redirect("reconciliation:reconcile", slug=company.slug, pk=account.pk)
     found = JournalLine.objects.filter(company=company, account_id__in=selectors.account_set(account)).in_bulk(ids)
     lines = [found[i] for i in dict.fromkeys(ids) if i in found]
     rules = selectors.settings_for(company)
@@ -357,8 +365,8 @@ def manual(request, slug, pk):
 def reconciliation_list(request, slug):
     company = ledger_selectors.company_get_for_user(request.user, slug)
     account = None
-    if request.GET.get("account", "").isdigit():
-        account = selectors.reconcilable_account_get(company, int(request.GET["account"]))
+    if parse_id(request.GET.get("account")):
+        account = selectors.reconcilable_account_get(company, parse_id(request.GET["account"]))
     page = Paginator(selectors.reconciliation_list(company, account), 100).get_page(request.GET.get("page"))
     return render(
         request,

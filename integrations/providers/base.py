@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 
 class ProviderError(Exception):
@@ -46,6 +46,34 @@ class TransientError(ProviderError):
 
 class UnexpectedResponse(ProviderError):
     """The vendor answered something its documentation does not describe."""
+
+
+CENT = Decimal("0.01")
+
+
+def vendor_money(value: object, *, vendor: str, what: str = "an amount") -> Decimal:
+    """An amount read from a vendor, strictly: never rounded (an amount with more than two places
+    is refused rather than changed), never NaN, Infinity or beyond what the books hold (1e18).
+    Every provider reads amounts through here, so a malformed one fails the pull with a clear
+    run error instead of crashing it."""
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise UnexpectedResponse(f"{vendor} sent {what} {value!r} that is not a number.") from None
+    if not amount.is_finite() or (amount and amount.adjusted() >= 18):
+        raise UnexpectedResponse(f"{vendor} sent {what} {value!r} that the books cannot hold.")
+    cents = amount.quantize(CENT)
+    if cents != amount:
+        raise UnexpectedResponse(f"{vendor} sent {what} {value!r} with more than two decimal places.")
+    return cents
+
+
+def vendor_date(value: object, *, vendor: str, what: str = "a date") -> date:
+    """An ISO date (``YYYY-MM-DD``, optionally followed by a time) read from a vendor."""
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise UnexpectedResponse(f"{vendor} sent {what} {value!r} that is not a date (YYYY-MM-DD).") from None
 
 
 class EntryRejected(ProviderError):

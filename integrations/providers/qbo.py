@@ -23,6 +23,8 @@ from .base import (
     Tokens,
     TransientError,
     UnexpectedResponse,
+    vendor_date,
+    vendor_money,
 )
 from .http import DEFAULT_RETRY_AFTER, dumps, json_body, make_client, raise_for_transport, send, token_request
 
@@ -38,7 +40,7 @@ ZERO = Decimal("0.00")
 
 
 def _money(value: object) -> Decimal:
-    return Decimal(str(value)).quantize(ZERO)
+    return vendor_money(value, vendor=VENDOR)
 
 
 def _name(row: dict, ref: str) -> str:
@@ -50,7 +52,7 @@ def _txn(kind: str, row: dict, lines: list[InboundLine]) -> InboundTransaction:
         kind=kind,
         external_id=str(row["Id"]),
         number=str(row.get("DocNumber") or row["Id"]),
-        txn_date=date.fromisoformat(str(row["TxnDate"])[:10]),
+        txn_date=vendor_date(row["TxnDate"], vendor=VENDOR, what=f"{kind} {row['Id']} date"),
         memo=str(row.get("PrivateNote") or f"QuickBooks {kind} {row.get('DocNumber') or row['Id']}"),
         lines=tuple(lines),
     )

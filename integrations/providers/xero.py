@@ -21,6 +21,7 @@ from .base import (
     TokenExpired,
     Tokens,
     UnexpectedResponse,
+    vendor_money,
 )
 from .http import dumps, json_body, make_client, raise_for_transport, send, token_request
 
@@ -36,7 +37,7 @@ PAGE = 100  # Xero pages Invoices and Payments by 100
 
 
 def _money(value: object) -> Decimal:
-    return Decimal(str(value)).quantize(ZERO)
+    return vendor_money(value, vendor=VENDOR)
 
 
 def ms_json_date(value: object) -> date | None:
@@ -46,7 +47,10 @@ def ms_json_date(value: object) -> date | None:
     match = MS_DATE.match(str(value))
     if not match:
         raise UnexpectedResponse(f"{VENDOR} date {value!r} is not in the documented /Date(ms+zone)/ format.")
-    return datetime.fromtimestamp(int(match.group(1)) / 1000, tz=UTC).date()
+    try:
+        return datetime.fromtimestamp(int(match.group(1)) / 1000, tz=UTC).date()
+    except (OverflowError, OSError, ValueError):
+        raise UnexpectedResponse(f"{VENDOR} date {value!r} is out of range.") from None
 
 
 def validation_error(messages: list[str]) -> EntryRejected:

@@ -260,11 +260,17 @@ def to_money(value: object, *, label: str = "Amount") -> Decimal:
         raise AmountError(f"{label} “{value}” is not a number.") from None
     if not amount.is_finite():
         raise AmountError(f"{label} “{value}” is not a number.")
-    if abs(amount) >= MAX_AMOUNT:
+    # The size is read from the exponent, not computed: abs() of "1e999999999" overflows the
+    # decimal context and would raise instead of refusing.
+    if amount and amount.adjusted() >= MAX_AMOUNT.adjusted():
         raise AmountError(f"{label} {value} is too large.")
-    if amount != amount.quantize(CENT):
+    try:
+        cents = amount.quantize(CENT)
+    except ArithmeticError:
+        raise AmountError(f"{label} “{value}” is not a number.") from None
+    if amount != cents:
         raise AmountError(f"{label} {value} has more than two decimal places.")
-    return amount.quantize(CENT)
+    return cents
 
 
 def _prepare_lines(company: Company, lines: Sequence[LineInput], *, check_blocked: bool = True) -> list[JournalLine]:

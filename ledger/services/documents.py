@@ -158,6 +158,7 @@ def _prepare_document_lines(
         )
         subtotal += amount
         tax += line_tax
+    to_money(subtotal + tax, label=f"The {_kind_label(kind)} total")  # each line fits; their sum must fit the books too
     return prepared, subtotal, tax
 
 

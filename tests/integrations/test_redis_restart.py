@@ -2,8 +2,6 @@
 shared one: the worker, its broker and the quota counters all live on the private server."""
 
 import shutil
-import socket
-import subprocess
 import time
 
 import pytest
@@ -15,45 +13,9 @@ from integrations.models import SyncRun
 from integrations.tasks import push_run
 from integrations.worker_process import WorkerProcess, wait_for
 from tests.integrations.factories import connect_to_fake, post_entries
+from tests.private_services import PrivateRedis
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class PrivateRedis:
-    def __init__(self):
-        self.port = free_port()
-        self.proc = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            [shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for(
-            lambda: (
-                subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True).stdout.strip()
-                == "PONG"
-            ),
-            timeout=20,
-        )
-        return self
-
-    def stop(self):
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=20)
-            self.proc = None
 
 
 @pytest.fixture

@@ -226,17 +226,10 @@ def propose(
             WHERE r.party IS NOT NULL AND r.rn > CASE WHEN r.cents > 0 THEN r.nc ELSE r.nd END
             """
         )
-        by_party: dict[tuple[str, str], list[Line]] = defaultdict(list)
-        shown: dict[int, str] = {}  # line id -> the counterparty as written, for the group's "why"
-        other_bit = accounts["other"]
-        for party, currency, key, cents in cursor.fetchall():
-            line_id = (key & ID_MASK) >> 1
-            shown[line_id] = party
-            by_party[party.lower(), currency].append(
-                (line_id, key >> DAY_SHIFT, other_bit if key & 1 else accounts["account"], cents)
-            )
-        # The groups of passes 1 and 2 are stored by PostgreSQL while Python searches pass 3: two
-        # cores, two workers. The main thread does not touch the connection until the store is done.
+        candidates_3 = cursor.fetchall()
+        # The groups of passes 1 and 2 are stored by PostgreSQL while Python reads and searches the
+        # candidates of pass 3: two cores, two workers. The main thread does not touch the connection
+        # until the store is done.
         stored: dict = {}
         store = threading.Thread(
             target=_store_passes_1_and_2,
@@ -245,6 +238,14 @@ def propose(
         )
         store.start()
         try:
+            by_party: dict[tuple[str, str], list[Line]] = defaultdict(list)
+            shown: dict[int, str] = {}  # line id -> the counterparty as written, for the group's "why"
+            account_of = (accounts["account"], accounts["other"])
+            for party, currency, key, cents in candidates_3:
+                line_id = (key & ID_MASK) >> 1
+                shown[line_id] = party
+                by_party[party.lower(), currency].append((line_id, key >> DAY_SHIFT, account_of[key & 1], cents))
+            del candidates_3
             settlements: list[list[Line]] = []
             for lines in by_party.values():
                 if len(lines) >= 3:

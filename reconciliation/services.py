@@ -473,6 +473,7 @@ def _proposal_finish(*, proposal: Proposal, actor: AbstractBaseUser | None, prog
         with_difference = sorted(
             ProposalGroup.objects.filter(proposal=current, included=True)
             .exclude(difference=ZERO)
+            .order_by()  # not by number: one row per account
             .values_list("last_account_id", flat=True)
             .distinct()
         )

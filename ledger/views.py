@@ -48,12 +48,12 @@ def _query_without_page(request) -> str:
 
 
 def _can(request, company) -> dict:
-    user = request.user
+    perms = roles.perms_on(request.user, company)
     return {
-        "can_post": user.has_perm(roles.POST, company),
-        "can_manage": user.has_perm(roles.MANAGE, company),
-        "can_administer": user.has_perm(roles.ADMINISTER, company),
-        "can_reconcile": user.has_perm(roles.RECONCILE, company),
+        "can_post": roles.POST in perms,
+        "can_manage": roles.MANAGE in perms,
+        "can_administer": roles.ADMINISTER in perms,
+        "can_reconcile": roles.RECONCILE in perms,
     }
 
 

@@ -41,10 +41,8 @@ def _sync_limit() -> int:
 
 
 def _can(request, company) -> dict:
-    return {
-        "can_reconcile": request.user.has_perm(roles.RECONCILE, company),
-        "can_manage": request.user.has_perm(roles.MANAGE, company),
-    }
+    perms = roles.perms_on(request.user, company)
+    return {"can_reconcile": roles.RECONCILE in perms, "can_manage": roles.MANAGE in perms}
 
 
 def _query_without_page(request) -> str:

@@ -151,8 +151,8 @@ def lock(request, slug, period):
     )
 
 
-def _transition(request, slug, period, action, success):
-    company = ledger_selectors.company_get_for_user(request.user, slug)
+def _transition(request, slug, period, action, success, perm):
+    company = ledger_selectors.company_get_for_user(request.user, slug, perm)
     period = selectors.period_get(company, period)
     try:
         action(company, period)
@@ -170,7 +170,7 @@ def lock_confirm(request, slug, period):
         services.period_flags_refresh(period=period)  # its own transaction: kept even if the lock is refused
         services.period_lock(period=period, actor=request.user)
 
-    company, period = _transition(request, slug, period, lock_after_refresh, "{period} is locked.")
+    company, period = _transition(request, slug, period, lock_after_refresh, "{period} is locked.", roles.MANAGE)
     return redirect("close:lock", slug=company.slug, period=period.key)
 
 
@@ -183,6 +183,7 @@ def unlock(request, slug, period):
         period,
         lambda c, p: services.period_unlock(period=p, actor=request.user, reason=request.POST.get("reason", "")),
         "{period} is unlocked.",
+        roles.ADMINISTER,
     )
     return redirect("close:lock", slug=company.slug, period=period.key)
 
@@ -190,7 +191,8 @@ def unlock(request, slug, period):
 @login_required
 @require_http_methods(["GET", "POST"])
 def close(request, slug, period):
-    company = ledger_selectors.company_get_for_user(request.user, slug)
+    perm = roles.ADMINISTER if request.method == "POST" else roles.VIEW
+    company = ledger_selectors.company_get_for_user(request.user, slug, perm)
     period = selectors.period_get(company, period)
     error = ""
     if request.method == "POST":

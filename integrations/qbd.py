@@ -210,6 +210,7 @@ def authenticate(username: str, password: str, *, client: str, request=None) -> 
     without its password being checked."""
     credentials = {"username": f"qbwc:{username}"}
     if request is not None and not AxesProxyHandler.is_allowed(request, credentials):
+        request.axes_locked_out, request.axes_credentials = True, credentials  # AxesMiddleware answers 429
         return ["", "nvu"]
     conn = Connection.objects.filter(
         provider=Connection.Provider.QBD, tenant_id=username, status=Connection.Status.ACTIVE

@@ -7,8 +7,9 @@ A row: ``Page(get=..., post=..., pk=...)``.
 - pk: the world's object (tests/security/world.py) that fills the URL's ``pk``; the matrix also
   asks for the other company's object of that kind under the user's own company (404).
 - kwargs: literal values of the other URL arguments (a period, a check rule, a report key).
-- ok: for views outside a company, the statuses that count as "served" (e.g. 400 for a callback
-  without the state it was sent with).
+- ok: the statuses that count as "served" (e.g. 400 for a callback without the state it was sent with).
+- refused: for a role lacking the permission, the statuses of a refusal the page explains (the
+  service's message) instead of 403; the matrix then checks that no audit event was written.
 """
 
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ class Page:
     pk: str | None = None
     kwargs: dict = field(default_factory=dict)
     ok: tuple = ()
+    refused: tuple = ()  # statuses of a refusal shown on the page (a message, a form error); nothing may be written
 
 
 ACCESS: dict[str, Page] = {
@@ -100,9 +102,9 @@ ACCESS: dict[str, Page] = {
     "close:sync": Page(get=VIEW, kwargs=PERIOD),
     "close:sync_start": Page(post=MANAGE, kwargs=PERIOD),
     "close:lock": Page(get=VIEW, kwargs=PERIOD),
-    "close:lock_confirm": Page(post=MANAGE, kwargs=PERIOD),
-    "close:unlock": Page(post=ADMINISTER, kwargs=PERIOD),
-    "close:close": Page(get=VIEW, post=ADMINISTER, kwargs=PERIOD),
+    "close:lock_confirm": Page(post=MANAGE, kwargs=PERIOD, refused=(302,)),
+    "close:unlock": Page(post=ADMINISTER, kwargs=PERIOD, refused=(302,)),
+    "close:close": Page(get=VIEW, post=ADMINISTER, kwargs=PERIOD, refused=(200,)),
     "close:package": Page(get=VIEW, kwargs={**PERIOD, "fmt": "zip"}, ok=(200, 302)),  # 302: not closed yet
     # ---------------------------------------------------------------- integrations
     "integrations:status": Page(get=VIEW),

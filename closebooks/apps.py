@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class ClosebooksConfig(AppConfig):
     name = "closebooks"
     verbose_name = "Close workflow"
+
+    def ready(self):
+        from . import logredact
+
+        logredact.install()

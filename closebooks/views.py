@@ -179,7 +179,8 @@ def _transition(request, slug, period, action, success):
 @require_POST
 def lock_confirm(request, slug, period):
     def lock_after_refresh(company, period):
-        services.period_flags_refresh(period=period)  # its own transaction: kept even if the lock is refused
+        if request.user.has_perm(roles.MANAGE, company):  # a role that may not lock writes nothing, not even flags
+            services.period_flags_refresh(period=period)  # its own transaction: kept even if the lock is refused
         services.period_lock(period=period, actor=request.user)
 
     company, period = _transition(request, slug, period, lock_after_refresh, "{period} is locked.")

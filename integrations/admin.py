@@ -43,12 +43,15 @@ class ConnectionAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Disconnect (through the connection service)")
     def disconnect(self, request, queryset):
+        done = 0
         for conn in queryset.select_related("company"):
             if not request.user.is_superuser and not request.user.has_perm(roles.ADMINISTER, conn.company):
                 messages.error(request, f"{conn}: your role does not allow disconnecting.")
                 continue
             services.connection_disconnect(connection=conn, actor=request.user)
-        messages.success(request, "Disconnected.")
+            done += 1
+        if done:
+            messages.success(request, f"{done} disconnected.")
 
     def save_model(self, request, obj, form, change):
         messages.error(request, "Connections change only through the connect and disconnect flows.")

@@ -16,10 +16,12 @@ import uuid
 import xml.etree.ElementTree as ET  # noqa: S405 - builds answers only; requests are parsed with defusedxml
 from datetime import timedelta
 
+from axes.handlers.proxy import AxesProxyHandler
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -244,11 +246,20 @@ def client_version(version: str, *, client: str) -> str:
     return ""
 
 
-def authenticate(username: str, password: str, *, client: str) -> list[str]:
+def authenticate(username: str, password: str, *, client: str, request=None) -> list[str]:
+    """The Web Connector signs in. Its failures count towards the same lockout (django-axes) as
+    the sign-in pages, under the username ``qbwc:<username>``; a locked-out name is refused
+    without its password being checked."""
+    credentials = {"username": f"qbwc:{username}"}
+    if request is not None and not AxesProxyHandler.is_allowed(request, credentials):
+        request.axes_locked_out, request.axes_credentials = True, credentials  # AxesMiddleware answers 429
+        return ["", "nvu"]
     conn = Connection.objects.filter(
         provider=Connection.Provider.QBD, tenant_id=username, status=Connection.Status.ACTIVE
     ).first()
     if conn is None or not password or not check_password(password, str(conn.refresh_token)):
+        if request is not None:
+            user_login_failed.send(sender=__name__, credentials=credentials, request=request)
         return ["", "nvu"]
     reported = QbdClientVersion.objects.filter(
         client=client[:100], reported_at__gte=timezone.now() - timedelta(seconds=VERSION_TTL)
@@ -483,7 +494,7 @@ def _answer(method: str, result) -> tuple[int, bytes]:
     return 200, b'<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(envelope)
 
 
-def soap_handle(body: bytes, *, client: str = "") -> tuple[int, bytes]:
+def soap_handle(body: bytes, *, client: str = "", request=None) -> tuple[int, bytes]:
     """One SOAP 1.1 call of the Web Connector: (HTTP status, response envelope)."""
     try:
         root = SafeET.fromstring(body)
@@ -502,7 +513,8 @@ def soap_handle(body: bytes, *, client: str = "") -> tuple[int, bytes]:
     if method == "clientVersion":
         return _answer(method, client_version(args.get("strVersion", ""), client=client))
     if method == "authenticate":
-        return _answer(method, authenticate(args.get("strUserName", ""), args.get("strPassword", ""), client=client))
+        username, password = args.get("strUserName", ""), args.get("strPassword", "")
+        return _answer(method, authenticate(username, password, client=client, request=request))
     if method == "sendRequestXML":
         return _answer(method, send_request_xml(ticket, args.get("strCompanyFileName", "")))
     if method == "receiveResponseXML":

@@ -10,6 +10,7 @@ from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -306,12 +307,11 @@ def connect_qbd(request, slug):
     except IntegrationError as exc:
         messages.error(request, exc.message)
         return redirect("integrations:status", slug=company.slug)
-    messages.success(
-        request,
-        f"QuickBooks Desktop is ready. Download the .qwc file, add it to the Web Connector and type this password "
-        f"there (it is shown only now): {password}",
-    )
-    return redirect("integrations:status", slug=company.slug)
+    # The password is shown on this response only: never put in a flash message (those travel in the
+    # session or a cookie), never logged, and the page is not cached.
+    response = render(request, "integrations/qbd_password.html", {"company": company, "connection": conn, "password": password})
+    add_never_cache_headers(response)
+    return response
 
 
 @login_required
@@ -336,5 +336,5 @@ def qwc_download(request, slug):
 @require_POST
 def qbwc(request):
     """The Web Connector's SOAP endpoint: authenticated by its user and password, then its ticket."""
-    status, body = qbd.soap_handle(request.body, client=request.META.get("REMOTE_ADDR", ""))
+    status, body = qbd.soap_handle(request.body, client=request.META.get("REMOTE_ADDR", ""), request=request)
     return HttpResponse(body, status=status, content_type="text/xml; charset=utf-8")

@@ -37,6 +37,14 @@ class CompanyScopedAdmin(admin.ModelAdmin):
 
     company_path = "company"
     write_perm = roles.MANAGE
+    action_perm: str | None = None  # what the model's actions need; None: write_perm
+
+    def get_actions(self, request):
+        """Actions are offered only to a role that may run them (each also re-checks every row)."""
+        actions = super().get_actions(request)
+        if not request.user.is_superuser and not self._companies(request, self.action_perm or self.write_perm).exists():
+            return {}
+        return actions
 
     def _companies(self, request, perm=roles.VIEW):
         return companies_for_perm(request.user, perm)

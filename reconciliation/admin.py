@@ -55,6 +55,7 @@ class ReconciliationAdmin(CompanyScopedAdmin):
     search_fields = ["basis_key"]
     list_select_related = ["company", "account", "reconciled_by"]
     actions = ["delete_through_service"]
+    action_perm = roles.RECONCILE
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Reconciliation._meta.fields] + ["code"]

@@ -22,7 +22,9 @@ def database_backoff(retries: int) -> int:
 def retry_on_database_error(task, exc: Exception):
     """Drop the broken connections and retry ``task`` later; returns (rather than raising) once
     the retries are used up, so the caller can record the failure."""
-    connections.close_all()
+    for conn in connections.all(initialized_only=True):
+        if not conn.in_atomic_block:  # one inside a transaction belongs to the caller (a test's, say)
+            conn.close()
     retries = task.request.retries
     if retries >= DB_MAX_RETRIES:
         return None

@@ -2,7 +2,15 @@ import django_filters
 from django import forms
 from django.db.models import Q
 
+from .forms import MoneyFilterField
 from .models import Account, JournalEntry
+
+
+class MoneyFilter(django_filters.Filter):
+    """An amount filter parsed like every money field (to_money): an amount the books cannot
+    hold ("1e-999999999", "NaN", 20 digits) is a form error on the filter, never a query error."""
+
+    field_class = MoneyFilterField
 
 
 class AccountFilter(django_filters.FilterSet):
@@ -36,8 +44,8 @@ class JournalEntryFilter(django_filters.FilterSet):
     is_balanced = django_filters.BooleanFilter(
         label="Balance", widget=forms.Select(choices=[("", "Any"), ("true", "Balanced"), ("false", "Unbalanced (flagged)")])
     )
-    amount_min = django_filters.NumberFilter(method="by_amount_min", label="Amount ≥")
-    amount_max = django_filters.NumberFilter(method="by_amount_max", label="Amount ≤")
+    amount_min = MoneyFilter(method="by_amount_min", label="Amount ≥")
+    amount_max = MoneyFilter(method="by_amount_max", label="Amount ≤")
 
     class Meta:
         model = JournalEntry

@@ -42,6 +42,15 @@ class MoneyField(forms.CharField):
             raise forms.ValidationError(exc.message) from None
 
 
+class MoneyFilterField(MoneyField):
+    """A money amount typed into a filter: blank means no filter (None, not zero)."""
+
+    def clean(self, value):
+        if value is None or not str(value).strip():
+            return None
+        return super().clean(value)
+
+
 class JournalEntryForm(forms.Form):
     entry_date = forms.DateField(label="Entry date", widget=forms.DateInput(attrs={"type": "date"}))
     reference = forms.CharField(max_length=100, required=False)

@@ -2,6 +2,7 @@ import django_filters
 from django import forms
 from django.db.models import Q
 
+from ledger.filters import MoneyFilter
 from ledger.models import Account, JournalLine
 
 
@@ -15,8 +16,8 @@ class OpenLineFilter(django_filters.FilterSet):
     date_to = django_filters.DateFilter(
         field_name="entry_date", lookup_expr="lte", label="To", widget=forms.DateInput(attrs={"type": "date"})
     )
-    amount_min = django_filters.NumberFilter(method="by_amount_min", label="Amount ≥")
-    amount_max = django_filters.NumberFilter(method="by_amount_max", label="Amount ≤")
+    amount_min = MoneyFilter(method="by_amount_min", label="Amount ≥")
+    amount_max = MoneyFilter(method="by_amount_max", label="Amount ≤")
     side = django_filters.ChoiceFilter(
         choices=[("debit", "Debits"), ("credit", "Credits")], method="by_side", empty_label="Debits and credits"
     )

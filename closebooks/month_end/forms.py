@@ -141,3 +141,18 @@ class AcceptForm(forms.Form):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}), max_length=2000, help_text="Why the difference is acceptable."
     )
+
+    def __init__(self, *args, company: Company | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.company = company
+
+    def clean(self):
+        """The period accepted is checked like the period shown (PeriodForm): in order, started,
+        at most a year. Its dates come back from a hidden field, so they may have been edited."""
+        data = super().clean()
+        if self.errors or self.company is None:
+            return data
+        check = PeriodForm({"first": data["first"], "last": data["last"]}, company=self.company)
+        if not check.is_valid():
+            raise forms.ValidationError(check.non_field_errors() or "Give a valid period.")
+        return data

@@ -115,7 +115,7 @@ def accept(request, slug, rule):
     company = selectors.company_get_for_user(request.user, slug, roles.ADMINISTER)
     if rule not in RULES:
         raise Http404("No such check.")
-    form = AcceptForm(request.POST, prefix=rule)
+    form = AcceptForm(request.POST, prefix=rule, company=company)
     if form.is_valid():
         period = Period(form.cleaned_data["first"], form.cleaned_data["last"])
         try:
@@ -139,7 +139,8 @@ def accept(request, slug, rule):
             return redirect(f"{reverse('month_end:index', args=[company.slug])}?{_period_query(period)}")
     first = form.cleaned_data.get("first") if hasattr(form, "cleaned_data") else None
     last = form.cleaned_data.get("last") if hasattr(form, "cleaned_data") else None
-    period = Period(first, last) if first and last and last >= first else default_period(company)
+    period_ok = first and last and last >= first and not form.non_field_errors()  # non-field: the period is refused
+    period = Period(first, last) if period_ok else default_period(company)
     period_form = PeriodForm(initial={"first": period.first_day, "last": period.last_day}, company=company)
     context = _month_end_context(request, company, period, period_form, accept_forms={rule: form})
     context["accept_errors"] = [f"{rule} {RULES[rule]}: {error}" for errors in form.errors.values() for error in errors]

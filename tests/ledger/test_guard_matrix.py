@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.urls import reverse
@@ -24,13 +25,26 @@ from ledger.models import (
     Account,
     Application,
     BooksClosedSetting,
+    Company,
+    Customer,
     Document,
     JournalEntry,
     JournalLine,
     Payment,
     Role,
+    Vendor,
 )
-from tests.factories import AccountFactory, CustomerFactory, JournalEntryFactory, VendorFactory, close_books, document, payment
+from tests.factories import (
+    AccountFactory,
+    CompanyFactory,
+    CustomerFactory,
+    JournalEntryFactory,
+    VendorFactory,
+    close_books,
+    document,
+    payment,
+)
+from tests.factories import member as factories_member
 from tests.ledger.test_views import entry_form
 
 pytestmark = pytest.mark.django_db
@@ -62,9 +76,10 @@ class World:
     client: object
 
 
-@pytest.fixture
-def world(company, member, client):
-    user = member(company, Role.ADMINISTRATOR)
+def _build_world_rows() -> dict:
+    """Create the world's rows through the services (the real paths, guard included) and return their ids."""
+    company = CompanyFactory()
+    user = factories_member(company, Role.ADMINISTRATOR)
     user.is_staff = True
     user.save(update_fields=["is_staff"])
     customer, vendor = CustomerFactory(company=company), VendorFactory(company=company)
@@ -74,25 +89,68 @@ def world(company, member, client):
     def party(kind):
         return customer if kind in Document.CUSTOMER_KINDS else vendor
 
-    docs = {(k, w): document(company, k, doc_date=DAY[w], party=party(k), amount="50.00") for k in KINDS for w in DAY}
-    w = World(
+    docs = {(k, w): document(company, k, doc_date=DAY[w], party=party(k), amount="50.00").pk for k in KINDS for w in DAY}
+    rows = {
+        "company": company.pk,
+        "user": user.pk,
+        "customer": customer.pk,
+        "vendor": vendor.pk,
+        "revenue": revenue.pk,
+        "expense": expense.pk,
+        "docs": docs,
+        "open_invoice": document(company, "invoice", doc_date=DAY["outside"], party=customer, amount="500.00").pk,
+        "open_bill": document(company, "bill", doc_date=DAY["outside"], party=vendor, amount="500.00").pk,
+        "entries": {w: JournalEntryFactory(company=company, entry_date=DAY[w]).pk for w in DAY},
+        "recorded": {w: payment(company, process_date=DAY[w], party=customer, status="recorded").pk for w in DAY},
+        "scheduled": {w: payment(company, process_date=DAY[w], party=customer, status="scheduled").pk for w in DAY},
+    }
+    close_books(company, CLOSED)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def world_rows(django_db_setup, django_db_blocker):
+    """The world is built once per module inside an outer transaction that is rolled back at the
+    end; each cell's test runs in its own savepoint inside it (pytest-django's ``db``), so every
+    cell still starts from the same untouched world and nothing a cell writes reaches the next."""
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            yield _build_world_rows()
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
+@pytest.fixture
+def world(world_rows, db, client):
+    """Fresh instances of the world's rows for one cell (a few in_bulk queries, not the services)."""
+    r = world_rows
+    company = Company.objects.get(pk=r["company"])
+    user = get_user_model().objects.get(pk=r["user"])
+    documents = Document.objects.in_bulk([*r["docs"].values(), r["open_invoice"], r["open_bill"]])
+    for d in documents.values():
+        d.company = company
+    payments = Payment.objects.in_bulk([*r["recorded"].values(), *r["scheduled"].values()])
+    entries = JournalEntry.objects.in_bulk(list(r["entries"].values()))
+    accounts = Account.objects.in_bulk([r["revenue"], r["expense"]])
+    client.force_login(user)
+    return World(
         company=company,
         user=user,
-        customer=customer,
-        vendor=vendor,
-        revenue=revenue,
-        expense=expense,
-        docs=docs,
-        open_invoice=document(company, "invoice", doc_date=DAY["outside"], party=customer, amount="500.00"),
-        open_bill=document(company, "bill", doc_date=DAY["outside"], party=vendor, amount="500.00"),
-        entries={w: JournalEntryFactory(company=company, entry_date=DAY[w]) for w in DAY},
-        recorded={w: payment(company, process_date=DAY[w], party=customer, status="recorded") for w in DAY},
-        scheduled={w: payment(company, process_date=DAY[w], party=customer, status="scheduled") for w in DAY},
+        customer=Customer.objects.get(pk=r["customer"]),
+        vendor=Vendor.objects.get(pk=r["vendor"]),
+        revenue=accounts[r["revenue"]],
+        expense=accounts[r["expense"]],
+        docs={key: documents[pk] for key, pk in r["docs"].items()},
+        open_invoice=documents[r["open_invoice"]],
+        open_bill=documents[r["open_bill"]],
+        entries={w: entries[pk] for w, pk in r["entries"].items()},
+        recorded={w: payments[pk] for w, pk in r["recorded"].items()},
+        scheduled={w: payments[pk] for w, pk in r["scheduled"].items()},
         client=client,
     )
-    close_books(company, CLOSED)
-    client.force_login(user)
-    return w
 
 
 def fingerprint(company):

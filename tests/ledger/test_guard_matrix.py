@@ -27,10 +27,12 @@ from ledger.models import (
     BooksClosedSetting,
     Company,
     Customer,
+    CustomerCredit,
     Document,
     JournalEntry,
     JournalLine,
     Payment,
+    Refund,
     Role,
     Vendor,
 )
@@ -73,6 +75,8 @@ class World:
     entries: dict
     recorded: dict
     scheduled: dict
+    credits: dict
+    refunds: dict
     client: object
 
 
@@ -103,6 +107,16 @@ def _build_world_rows() -> dict:
         "entries": {w: JournalEntryFactory(company=company, entry_date=DAY[w]).pk for w in DAY},
         "recorded": {w: payment(company, process_date=DAY[w], party=customer, status="recorded").pk for w in DAY},
         "scheduled": {w: payment(company, process_date=DAY[w], party=customer, status="scheduled").pk for w in DAY},
+        "credits": {
+            w: services.customer_credit_create(
+                company=company, customer=customer, kind="manual", credit_date=DAY[w], amount="50.00", actor=None
+            ).pk
+            for w in DAY
+        },
+    }
+    rows["refunds"] = {
+        w: services.refund_create(company=company, customer=customer, refund_date=DAY[w], amount="10.00", actor=None).pk
+        for w in DAY
     }
     close_books(company, CLOSED)
     return rows
@@ -149,6 +163,8 @@ def world(world_rows, db, client):
         entries={w: entries[pk] for w, pk in r["entries"].items()},
         recorded={w: payments[pk] for w, pk in r["recorded"].items()},
         scheduled={w: payments[pk] for w, pk in r["scheduled"].items()},
+        credits={w: CustomerCredit.objects.get(pk=pk) for w, pk in r["credits"].items()},
+        refunds={w: Refund.objects.get(pk=pk) for w, pk in r["refunds"].items()},
         client=client,
     )
 
@@ -159,6 +175,8 @@ def fingerprint(company):
         list(JournalLine.objects.filter(company=company).order_by("id").values_list("id", "entry_date", "debit", "credit")),
         list(Payment.objects.filter(company=company).order_by("id").values_list("id", "process_date", "amount", "status")),
         Application.objects.filter(company=company).count(),
+        list(CustomerCredit.objects.filter(company=company).order_by("id").values_list("id", "credit_date", "amount")),
+        list(Refund.objects.filter(company=company).order_by("id").values_list("id", "refund_date", "amount")),
     )
 
 
@@ -455,6 +473,46 @@ def move_payment(to):
     }
 
 
+def credit_or_refund(model, what, change):
+    """Edit or delete (``change``) a customer credit or a refund (``what``) dated inside or outside."""
+    table = f"ledger_{model.__name__.lower()}"
+    date_field = "credit_date" if model is CustomerCredit else "refund_date"
+    operation = Operation(f"{change} {what}")
+
+    def pick(w, when):
+        return (w.credits if model is CustomerCredit else w.refunds)[when]
+
+    def service(w, when):
+        obj = pick(w, when)
+        if change == "delete":
+            (services.customer_credit_delete if model is CustomerCredit else services.refund_delete)(
+                **{"credit" if model is CustomerCredit else "refund": obj, "actor": w.user}
+            )
+        elif model is CustomerCredit:
+            services.customer_credit_update(credit=obj, actor=w.user, credit_date=obj.credit_date, amount="60.00")
+        else:
+            services.refund_update(refund=obj, actor=w.user, refund_date=obj.refund_date, amount="12.00")
+
+    def page(w, when):
+        obj = pick(w, when)
+        name = "customer_credit_edit" if model is CustomerCredit else "refund_edit"
+        data = {"delete": "1"} if change == "delete" else {date_field: getattr(obj, date_field).isoformat(), "amount": "12.00"}
+        page_post(w, reverse(f"ledger:{name}", kwargs={"slug": w.company.slug, "pk": obj.pk}), data)
+
+    def queryset(w, when):
+        rows = model.objects.filter(pk=pick(w, when).pk)
+        rows.delete() if change == "delete" else rows.update(amount=F("amount") + 1)
+
+    sql = f"DELETE FROM {table} WHERE id = %s" if change == "delete" else f"UPDATE {table} SET amount = amount + 1 WHERE id = %s"
+    return {
+        "guard": lambda w, when: books_closed_check(company=w.company, operation=operation, on_date=DAY[when]),
+        "service": service,
+        "page": page,
+        "queryset": queryset,
+        "raw_sql": lambda w, when: raw(sql, [pick(w, when).pk]),
+    }
+
+
 BC4 = {
     **{f"create {k}": create_document(k) for k in KINDS},
     **{f"edit {k}": edit_document(k) for k in KINDS},
@@ -464,6 +522,11 @@ BC4 = {
     "delete journal entry": DELETE_ENTRY,
     "schedule payment": create_payment("scheduled"),
     "record payment": create_payment("recorded"),
+    **{
+        f"{change} {what}": credit_or_refund(model, what, change)
+        for model, what in ((CustomerCredit, "customer credit"), (Refund, "refund"))
+        for change in ("edit", "delete")
+    },
 }
 BC5 = {
     "apply credit memo": apply_credit("credit_memo"),

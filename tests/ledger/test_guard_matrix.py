@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.urls import reverse
@@ -24,13 +25,28 @@ from ledger.models import (
     Account,
     Application,
     BooksClosedSetting,
+    Company,
+    Customer,
+    CustomerCredit,
     Document,
     JournalEntry,
     JournalLine,
     Payment,
+    Refund,
     Role,
+    Vendor,
 )
-from tests.factories import AccountFactory, CustomerFactory, JournalEntryFactory, VendorFactory, close_books, document, payment
+from tests.factories import (
+    AccountFactory,
+    CompanyFactory,
+    CustomerFactory,
+    JournalEntryFactory,
+    VendorFactory,
+    close_books,
+    document,
+    payment,
+)
+from tests.factories import member as factories_member
 from tests.ledger.test_views import entry_form
 
 pytestmark = pytest.mark.django_db
@@ -59,12 +75,15 @@ class World:
     entries: dict
     recorded: dict
     scheduled: dict
+    credits: dict
+    refunds: dict
     client: object
 
 
-@pytest.fixture
-def world(company, member, client):
-    user = member(company, Role.ADMINISTRATOR)
+def _build_world_rows() -> dict:
+    """Create the world's rows through the services (the real paths, guard included) and return their ids."""
+    company = CompanyFactory()
+    user = factories_member(company, Role.ADMINISTRATOR)
     user.is_staff = True
     user.save(update_fields=["is_staff"])
     customer, vendor = CustomerFactory(company=company), VendorFactory(company=company)
@@ -74,25 +93,80 @@ def world(company, member, client):
     def party(kind):
         return customer if kind in Document.CUSTOMER_KINDS else vendor
 
-    docs = {(k, w): document(company, k, doc_date=DAY[w], party=party(k), amount="50.00") for k in KINDS for w in DAY}
-    w = World(
+    docs = {(k, w): document(company, k, doc_date=DAY[w], party=party(k), amount="50.00").pk for k in KINDS for w in DAY}
+    rows = {
+        "company": company.pk,
+        "user": user.pk,
+        "customer": customer.pk,
+        "vendor": vendor.pk,
+        "revenue": revenue.pk,
+        "expense": expense.pk,
+        "docs": docs,
+        "open_invoice": document(company, "invoice", doc_date=DAY["outside"], party=customer, amount="500.00").pk,
+        "open_bill": document(company, "bill", doc_date=DAY["outside"], party=vendor, amount="500.00").pk,
+        "entries": {w: JournalEntryFactory(company=company, entry_date=DAY[w]).pk for w in DAY},
+        "recorded": {w: payment(company, process_date=DAY[w], party=customer, status="recorded").pk for w in DAY},
+        "scheduled": {w: payment(company, process_date=DAY[w], party=customer, status="scheduled").pk for w in DAY},
+        "credits": {
+            w: services.customer_credit_create(
+                company=company, customer=customer, kind="manual", credit_date=DAY[w], amount="50.00", actor=None
+            ).pk
+            for w in DAY
+        },
+    }
+    rows["refunds"] = {
+        w: services.refund_create(company=company, customer=customer, refund_date=DAY[w], amount="10.00", actor=None).pk
+        for w in DAY
+    }
+    close_books(company, CLOSED)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def world_rows(django_db_setup, django_db_blocker):
+    """The world is built once per module inside an outer transaction that is rolled back at the
+    end; each cell's test runs in its own savepoint inside it (pytest-django's ``db``), so every
+    cell still starts from the same untouched world and nothing a cell writes reaches the next."""
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            yield _build_world_rows()
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
+@pytest.fixture
+def world(world_rows, db, client):
+    """Fresh instances of the world's rows for one cell (a few in_bulk queries, not the services)."""
+    r = world_rows
+    company = Company.objects.get(pk=r["company"])
+    user = get_user_model().objects.get(pk=r["user"])
+    documents = Document.objects.in_bulk([*r["docs"].values(), r["open_invoice"], r["open_bill"]])
+    for d in documents.values():
+        d.company = company
+    payments = Payment.objects.in_bulk([*r["recorded"].values(), *r["scheduled"].values()])
+    entries = JournalEntry.objects.in_bulk(list(r["entries"].values()))
+    accounts = Account.objects.in_bulk([r["revenue"], r["expense"]])
+    client.force_login(user)
+    return World(
         company=company,
         user=user,
-        customer=customer,
-        vendor=vendor,
-        revenue=revenue,
-        expense=expense,
-        docs=docs,
-        open_invoice=document(company, "invoice", doc_date=DAY["outside"], party=customer, amount="500.00"),
-        open_bill=document(company, "bill", doc_date=DAY["outside"], party=vendor, amount="500.00"),
-        entries={w: JournalEntryFactory(company=company, entry_date=DAY[w]) for w in DAY},
-        recorded={w: payment(company, process_date=DAY[w], party=customer, status="recorded") for w in DAY},
-        scheduled={w: payment(company, process_date=DAY[w], party=customer, status="scheduled") for w in DAY},
+        customer=Customer.objects.get(pk=r["customer"]),
+        vendor=Vendor.objects.get(pk=r["vendor"]),
+        revenue=accounts[r["revenue"]],
+        expense=accounts[r["expense"]],
+        docs={key: documents[pk] for key, pk in r["docs"].items()},
+        open_invoice=documents[r["open_invoice"]],
+        open_bill=documents[r["open_bill"]],
+        entries={w: entries[pk] for w, pk in r["entries"].items()},
+        recorded={w: payments[pk] for w, pk in r["recorded"].items()},
+        scheduled={w: payments[pk] for w, pk in r["scheduled"].items()},
+        credits={w: CustomerCredit.objects.get(pk=pk) for w, pk in r["credits"].items()},
+        refunds={w: Refund.objects.get(pk=pk) for w, pk in r["refunds"].items()},
         client=client,
     )
-    close_books(company, CLOSED)
-    client.force_login(user)
-    return w
 
 
 def fingerprint(company):
@@ -101,6 +175,8 @@ def fingerprint(company):
         list(JournalLine.objects.filter(company=company).order_by("id").values_list("id", "entry_date", "debit", "credit")),
         list(Payment.objects.filter(company=company).order_by("id").values_list("id", "process_date", "amount", "status")),
         Application.objects.filter(company=company).count(),
+        list(CustomerCredit.objects.filter(company=company).order_by("id").values_list("id", "credit_date", "amount")),
+        list(Refund.objects.filter(company=company).order_by("id").values_list("id", "refund_date", "amount")),
     )
 
 
@@ -397,6 +473,46 @@ def move_payment(to):
     }
 
 
+def credit_or_refund(model, what, change):
+    """Edit or delete (``change``) a customer credit or a refund (``what``) dated inside or outside."""
+    table = f"ledger_{model.__name__.lower()}"
+    date_field = "credit_date" if model is CustomerCredit else "refund_date"
+    operation = Operation(f"{change} {what}")
+
+    def pick(w, when):
+        return (w.credits if model is CustomerCredit else w.refunds)[when]
+
+    def service(w, when):
+        obj = pick(w, when)
+        if change == "delete":
+            (services.customer_credit_delete if model is CustomerCredit else services.refund_delete)(
+                **{"credit" if model is CustomerCredit else "refund": obj, "actor": w.user}
+            )
+        elif model is CustomerCredit:
+            services.customer_credit_update(credit=obj, actor=w.user, credit_date=obj.credit_date, amount="60.00")
+        else:
+            services.refund_update(refund=obj, actor=w.user, refund_date=obj.refund_date, amount="12.00")
+
+    def page(w, when):
+        obj = pick(w, when)
+        name = "customer_credit_edit" if model is CustomerCredit else "refund_edit"
+        data = {"delete": "1"} if change == "delete" else {date_field: getattr(obj, date_field).isoformat(), "amount": "12.00"}
+        page_post(w, reverse(f"ledger:{name}", kwargs={"slug": w.company.slug, "pk": obj.pk}), data)
+
+    def queryset(w, when):
+        rows = model.objects.filter(pk=pick(w, when).pk)
+        rows.delete() if change == "delete" else rows.update(amount=F("amount") + 1)
+
+    sql = f"DELETE FROM {table} WHERE id = %s" if change == "delete" else f"UPDATE {table} SET amount = amount + 1 WHERE id = %s"
+    return {
+        "guard": lambda w, when: books_closed_check(company=w.company, operation=operation, on_date=DAY[when]),
+        "service": service,
+        "page": page,
+        "queryset": queryset,
+        "raw_sql": lambda w, when: raw(sql, [pick(w, when).pk]),
+    }
+
+
 BC4 = {
     **{f"create {k}": create_document(k) for k in KINDS},
     **{f"edit {k}": edit_document(k) for k in KINDS},
@@ -406,6 +522,11 @@ BC4 = {
     "delete journal entry": DELETE_ENTRY,
     "schedule payment": create_payment("scheduled"),
     "record payment": create_payment("recorded"),
+    **{
+        f"{change} {what}": credit_or_refund(model, what, change)
+        for model, what in ((CustomerCredit, "customer credit"), (Refund, "refund"))
+        for change in ("edit", "delete")
+    },
 }
 BC5 = {
     "apply credit memo": apply_credit("credit_memo"),

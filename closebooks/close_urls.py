@@ -9,6 +9,7 @@ urlpatterns = [
     path("start/", views.get_started, name="start"),
     path("<str:period>/review/", views.review, name="review"),
     path("<str:period>/review/checks/", views.review_checks, name="review_checks"),
+    path("<str:period>/review/failing/", views.failing_checks, name="failing_checks"),
     path("<str:period>/sync/", views.sync, name="sync"),
     path("<str:period>/sync/start/", views.sync_start, name="sync_start"),
     path("<str:period>/lock/", views.lock, name="lock"),

@@ -45,6 +45,14 @@
       .catch(function () { checks.querySelector("p").textContent = "The month-end checks could not be computed; reload to try again."; });
   }
 
+  // Parts of a page computed after it is shown: <span data-fragment="/url/">computing…</span>.
+  document.querySelectorAll("[data-fragment]").forEach(function (slot) {
+    fetch(slot.dataset.fragment, {headers: {"Accept": "text/html"}, credentials: "same-origin"})
+      .then(function (r) { if (!r.ok) throw new Error(r.status); return r.text(); })
+      .then(function (html) { slot.innerHTML = html; })
+      .catch(function () { slot.textContent = slot.dataset.fragmentError || "could not be loaded; reload to try again"; });
+  });
+
   // A sync run's progress, polled until it finishes.
   var run = document.getElementById("run");
   if (run && run.dataset.url && run.dataset.finished !== "1") {

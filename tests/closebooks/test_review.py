@@ -50,6 +50,22 @@ def test_home_shows_each_companys_periods_with_flags_and_get_started(client, com
 
 
 @freeze_time("2026-04-10 12:00:00")
+def test_home_fetches_the_failing_checks_of_the_next_period_to_close_after_it_is_shown_MR1(client, company, member, books):
+    """Home lists the periods at once; the month-end checks (which sum the whole history) come from
+    their own fragment, asked for the next period to close only, and link to its Review panel."""
+    books["post"](date(2026, 3, 3), "100.00")  # revenue in the ledger with no invoice behind it: MR1 fails
+    client.force_login(member(company, Role.VIEWER))
+    page = client.get(reverse("home")).content.decode()
+    march = reverse("close:failing_checks", kwargs={"slug": company.slug, "period": "2026-03"})
+    april = reverse("close:failing_checks", kwargs={"slug": company.slug, "period": "2026-04"})
+    assert f'data-fragment="{march}"' in page and april not in page
+    fragment = client.get(march).content.decode()
+    review = reverse("close:review", kwargs={"slug": company.slug, "period": "2026-03"})
+    assert f'href="{review}#month-end-checks"' in fragment
+    assert client.get(april).content.decode().strip() == "0"
+
+
+@freeze_time("2026-04-10 12:00:00")
 def test_get_started_offers_open_periods_and_refuses_others(client, company, member, books):
     books["post"](date(2026, 3, 3), "100.00")
     client.force_login(member(company, Role.MANAGER))

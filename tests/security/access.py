@@ -99,6 +99,7 @@ ACCESS: dict[str, Page] = {
     "close:start": Page(get=VIEW, post=VIEW),  # choosing a period only navigates
     "close:review": Page(get=VIEW, kwargs=PERIOD),
     "close:review_checks": Page(get=VIEW, kwargs=PERIOD),
+    "close:failing_checks": Page(get=VIEW, kwargs=PERIOD),
     "close:sync": Page(get=VIEW, kwargs=PERIOD),
     "close:sync_start": Page(post=MANAGE, kwargs=PERIOD),
     "close:lock": Page(get=VIEW, kwargs=PERIOD),

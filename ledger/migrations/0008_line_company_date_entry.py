@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ledger', '0005_line_index_covers_amounts'),
+        ('ledger', '0007_entry_outbound_index'),
     ]
 
     operations = [

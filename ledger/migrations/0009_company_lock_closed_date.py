@@ -16,7 +16,7 @@ def _on_postgresql(sql):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("ledger", "0005_line_index_covers_amounts")]
+    dependencies = [("ledger", "0008_line_company_date_entry")]
 
     operations = [
         migrations.RunPython(_on_postgresql(COMPANY_LOCK_CLOSED_DATE), _on_postgresql(DROP_COMPANY_LOCK_CLOSED_DATE)),

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0004_qbd_web_connector'),
+        ('integrations', '0005_inbound_waiting_items_client_version'),
         ('ledger', '0007_entry_outbound_index'),
     ]
 

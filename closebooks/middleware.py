@@ -3,6 +3,8 @@
 from django.http import HttpResponseBadRequest
 from django.utils.html import escape
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
 
 class RejectNulInputMiddleware:
     """A NUL character (0x00) in a submitted field or query parameter.
@@ -17,7 +19,11 @@ class RejectNulInputMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        for params in (request.GET, request.POST) if request.method == "POST" else (request.GET,):
+        inspected = [request.GET]
+        if request.method == "POST" and request.content_type in FORM_TYPES:
+            request.body  # noqa: B018 - read first, so a view may still read the raw body after the form is parsed
+            inspected.append(request.POST)
+        for params in inspected:
             for name, values in params.lists():
                 if "\x00" in name or any("\x00" in value for value in values):
                     return HttpResponseBadRequest(

@@ -16,6 +16,7 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 
 CAP = 10_000
+MAX_PAGE = 10_000_000  # a deeper ?page= is treated as this one (and so lands on the last page): LIMIT stays a bigint
 
 
 class CappedPaginator(Paginator):
@@ -27,8 +28,8 @@ class CappedPaginator(Paginator):
     def _look_ahead_to(self, number) -> None:
         """Count far enough to know whether page ``number`` exists, and ``cap`` rows beyond it."""
         try:
-            wanted = max(int(number), 1)
-        except (TypeError, ValueError):
+            wanted = min(max(int(number), 1), MAX_PAGE)
+        except (TypeError, ValueError, OverflowError):
             wanted = 1
         if "count" not in self.__dict__:
             self.horizon = max(self.cap, wanted * self.per_page + self.cap)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -107,6 +108,18 @@ def pkce_pair() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(64)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode("ascii")
     return verifier, challenge
+
+
+def oauth_authorize_origins(provider_codes) -> list[str]:
+    """The origins (scheme://host[:port]) of the vendors' authorize screens: the Connect form posts
+    to closebooks, which redirects there, and a Content-Security-Policy ``form-action`` must allow
+    every hop of that redirect."""
+    origins = []
+    for code in provider_codes:
+        parts = urlsplit(provider_config(code).authorize_url)
+        if parts.scheme in ("http", "https") and parts.netloc and f"{parts.scheme}://{parts.netloc}" not in origins:
+            origins.append(f"{parts.scheme}://{parts.netloc}")
+    return origins
 
 
 def oauth_authorize_url(*, provider_code: str, redirect_uri: str) -> tuple[str, str, str]:

@@ -40,7 +40,7 @@ def _can(request, company) -> dict:
 def connection_status(request, slug):
     company = company_get_for_user(request.user, slug)
     conn = selectors.connection_live(company)
-    return render(
+    response = render(
         request,
         "integrations/connection.html",
         {
@@ -59,6 +59,10 @@ def connection_status(request, slug):
             **_can(request, company),
         },
     )
+    # The Connect buttons post here and are redirected to the vendor's sign-in screen: the page's
+    # CSP form-action (django-csp, 'self' by default) also allows those origins, and only them.
+    response._csp_update = {"form-action": services.oauth_authorize_origins(OAUTH_PROVIDERS)}
+    return response
 
 
 @login_required

@@ -48,6 +48,14 @@ def test_count_stops_a_bounded_distance_past_the_requested_page(company):
     assert [e.pk for e in last] == [e.pk for e in rows[25:30]]
 
 
+def test_an_absurdly_deep_page_number_shows_the_last_page_instead_of_failing(company):
+    """?page=10**30 used to overflow PostgreSQL's bigint LIMIT (a 500); the user gets the last page."""
+    _entries(company, 12)
+    rows = JournalEntry.objects.filter(company=company).order_by("id")
+    page = CappedPaginator(rows, 5, cap=10).get_page(str(10**30))
+    assert page.number == 3 and [e.pk for e in page] == [e.pk for e in rows[10:12]]
+
+
 def test_next_reaches_every_row_even_past_the_cap(company):
     _entries(company, 23)
     rows = JournalEntry.objects.filter(company=company).order_by("id")

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.core.management import call_command
+from playwright.sync_api import expect
 
 from integrations import tasks
 from integrations.fakes import FakeQuickBooksOnline
@@ -48,7 +49,8 @@ def test_demo_connects_maps_and_syncs_with_progress(live_server, page, transacti
             page.click("#sync-now")
             page.wait_for_selector("#run-progress")
             first = int(page.locator("#run-progress").get_attribute("value") or 0)
-            page.wait_for_function("document.getElementById('run-status').textContent.includes('Finished')", timeout=120_000)
+            # a locator wait, not wait_for_function: the page's CSP (no 'unsafe-eval') refuses evaluated strings
+            expect(page.locator("#run-status")).to_contain_text("Finished", timeout=120_000)
             page.screenshot(path=str(artifacts / "integrations-sync-run.png"), full_page=True)
             assert first < 100
             assert page.locator("#run-progress").get_attribute("value") == "100"

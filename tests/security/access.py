@@ -8,6 +8,8 @@ A row: ``Page(get=..., post=..., pk=...)``.
   asks for the other company's object of that kind under the user's own company (404).
 - kwargs: literal values of the other URL arguments (a period, a check rule, a report key).
 - ok: the statuses that count as "served" (e.g. 400 for a callback without the state it was sent with).
+- data: the POST's fields, for a page that needs one to know what it is about (``@name`` is the
+  pk of the world's object of that name, on the requesting side).
 - refused: for a role lacking the permission, the statuses of a refusal the page explains (the
   service's message) instead of 403; the matrix then checks that no audit event was written.
 """
@@ -29,6 +31,7 @@ class Page:
     kwargs: dict = field(default_factory=dict)
     ok: tuple = ()
     refused: tuple = ()  # statuses of a refusal shown on the page (a message, a form error); nothing may be written
+    data: dict = field(default_factory=dict)  # POST fields; a value naming a world object (``@name``) posts its pk
 
 
 ACCESS: dict[str, Page] = {
@@ -37,6 +40,7 @@ ACCESS: dict[str, Page] = {
     "login": Page(get=PUBLIC, post=PUBLIC, ok=(200, 302)),  # a signed-in user is sent on
     "logout": Page(post=PUBLIC),
     "integrations_callback": Page(get=LOGIN, kwargs={"provider": "qbo"}, ok=(400,)),  # no state of this session
+    "healthz": Page(get=PUBLIC),
     "integrations_qbwc": Page(post=PUBLIC, ok=(200, 500)),  # its own password; a SOAP 1.1 fault is an HTTP 500
     # ---------------------------------------------------------------- ledger
     "ledger:dashboard": Page(get=VIEW),
@@ -51,6 +55,7 @@ ACCESS: dict[str, Page] = {
     "ledger:members": Page(get=ADMINISTER, post=ADMINISTER),
     "ledger:accounting_preferences": Page(get=VIEW),
     "ledger:accounting_preferences_edit": Page(get=MANAGE, post=MANAGE),
+    "ledger:accounting_preferences_entity": Page(post=MANAGE, data={"entity-entity": "@ledger_entity"}),
     "ledger:invoices": Page(get=VIEW),
     "ledger:invoice_new": Page(get=POST, post=POST),
     "ledger:bills": Page(get=VIEW),
@@ -73,7 +78,10 @@ ACCESS: dict[str, Page] = {
     "ledger:payment_apply": Page(post=POST, pk="payment"),
     "ledger:customer_credits": Page(get=VIEW, post=POST),
     "ledger:customer_credit_apply": Page(post=POST, pk="customer_credit"),
+    "ledger:customer_credit_edit": Page(get=POST, post=POST, pk="customer_credit"),
     "ledger:refunds": Page(get=VIEW, post=POST),
+    "ledger:refund_edit": Page(get=POST, post=POST, pk="refund"),
+    "ledger:application_reverse": Page(get=POST, post=POST, pk="application"),
     # ---------------------------------------------------------------- month-end checks and reports
     "month_end:index": Page(get=VIEW),
     "month_end:drill_down": Page(get=VIEW, kwargs={"rule": "MR1"}),

@@ -46,12 +46,17 @@ def _url(name: str, page: Page, world, side="own") -> str:
     return reverse(name, kwargs=kwargs)
 
 
-def _request(client, method: str, url: str):
+def _data(page: Page, world, side="own") -> dict:
+    side = getattr(world, side)
+    return {k: side.objects[v[1:]].pk if str(v).startswith("@") else v for k, v in page.data.items()}
+
+
+def _request(client, method: str, url: str, data: dict | None = None):
     """One request whose writes are undone, so the next role meets the same world. Every write
     of closebooks is audited: ``response.audited`` counts the audit events it wrote."""
     with transaction.atomic():
         before = AuditEvent.objects.count()
-        response = getattr(client, method)(url)
+        response = getattr(client, method)(url, data) if method == "post" and data else getattr(client, method)(url)
         response.audited = AuditEvent.objects.count() - before
         transaction.set_rollback(True)
     return response
@@ -82,7 +87,7 @@ def test_url_access_by_role(name, world, clients):
         perm = getattr(page, method)
         for role in ROLES:
             url = _url(name, page, world)
-            response = _request(clients[role], method, url)
+            response = _request(clients[role], method, url, _data(page, world))
             status = response.status_code
             if perm is None:
                 expected = "405 (method refused) or sign-in"
@@ -103,9 +108,14 @@ def test_url_access_by_role(name, world, clients):
                 problems.append(f"{method.upper()} {url} as {role}: got {status}, expected {expected}")
             if page.pk and perm not in (None, LOGIN, PUBLIC) and role in MEMBER_ROLES:
                 foreign = _url(name, page, world, side="foreign")
-                status = _request(clients[role], method, foreign).status_code
+                status = _request(clients[role], method, foreign, _data(page, world, side="foreign")).status_code
                 if status != 404 and not (status == 403 and not _holds(world, role, perm)):
                     problems.append(f"{method.upper()} {foreign} (another company's {page.pk}) as {role}: got {status}, not 404")
+            if page.data and method == "post" and _holds(world, role, perm) and role in MEMBER_ROLES:
+                # the own company's page, fed the other company's object: refused, nothing written
+                response = _request(clients[role], method, url, _data(page, world, side="foreign"))
+                if response.status_code != 404 and response.audited:
+                    problems.append(f"POST {url} with another company's {page.data} as {role}: it wrote")
     assert not problems, "\n".join(problems)
 
 

@@ -41,6 +41,25 @@ def test_every_page_sends_the_security_headers(name, world, client):
     _assert_headers(response)
 
 
+def test_the_connect_page_lets_its_forms_reach_the_vendors_sign_in_screens_and_no_other_site(world, client, settings):
+    """The Connect buttons post to closebooks, which redirects to the vendor's authorize screen;
+    browsers check every hop of that redirect against form-action, so the page allows exactly the
+    configured vendors' origins besides its own (the OAuth connect was refused by the CSP before)."""
+    settings.INTEGRATIONS_PROVIDERS = {
+        **settings.INTEGRATIONS_PROVIDERS,
+        "qbo": {**settings.INTEGRATIONS_PROVIDERS["qbo"], "authorize_url": "https://appcenter.example:8443/connect/oauth2"},
+    }
+    client.force_login(world.users["administrator"])
+    response = client.get(reverse("integrations:status", kwargs={"slug": world.own.company.slug}))
+    form_action = [part for part in response["Content-Security-Policy"].split(";") if part.strip().startswith("form-action")]
+    sources = form_action[0].split()[1:]
+    assert "'self'" in sources and "https://appcenter.example:8443" in sources
+    assert all(src == "'self'" or src.startswith(("https://", "http://")) for src in sources) and "*" not in sources
+    _assert_headers(response)
+    other = client.get(reverse("ledger:journal", kwargs={"slug": world.own.company.slug}))
+    assert "appcenter.example" not in other["Content-Security-Policy"]
+
+
 def _templates():
     for path in sorted(ROOT.glob("**/templates/**/*.html")):
         if ".venv" not in path.parts and "site-packages" not in path.parts:

@@ -18,6 +18,7 @@ from integrations.models import (
     Connection,
     ConnectionEntity,
     ExternalAccount,
+    ExternalItem,
     InboundRecord,
     OutboxEntry,
     SyncRun,
@@ -107,6 +108,9 @@ def _side(name: str) -> Side:
         "connection": connection,
         "connection_entity": ConnectionEntity.objects.create(connection=connection, external_id="L1", name="Main"),
         "external_account": external,
+        "external_item": ExternalItem.objects.create(
+            connection=connection, external_id="I1", name="Consulting", income_account_id="80000001", pulled_at=now
+        ),
         "mapping": AccountMapping.objects.create(connection=connection, account=books.counter, external_account=external),
         "run": run,
         "outbox": OutboxEntry.objects.create(connection=connection, entry=entry, run=run),

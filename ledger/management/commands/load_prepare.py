@@ -104,7 +104,8 @@ class Command(BaseCommand):
         for _ in range(count):
             session = store()
             session[SESSION_KEY] = str(user.pk)
-            session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+            # ModelBackend loads the user back; axes (first in AUTHENTICATION_BACKENDS) only refuses sign-ins
+            session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
             session[HASH_SESSION_KEY] = user.get_session_auth_hash()
             session.create()
             keys.append(session.session_key)

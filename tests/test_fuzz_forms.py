@@ -105,6 +105,8 @@ ODD_DATES = ["0001-01-01", "1900-01-01", "9999-12-31", "2999-12-31", "2026-01-01
 
 
 def money_bad(value: str) -> bool:
+    if not value.strip():
+        return False  # blank: zero where the amount is optional (a line's tax), "required" where it is not
     try:
         amount = Decimal(value.strip().replace(",", ""))
     except (InvalidOperation, ValueError):

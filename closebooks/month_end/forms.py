@@ -4,6 +4,7 @@ as-of date, and the report filters. A bad or future date is a form error, never 
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from django import forms
 
@@ -18,6 +19,11 @@ MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 def default_period(company: Company) -> Period:
     """The month to close: the one before the company's current month."""
     return Period.containing(company.today()).previous()
+
+
+# The earliest day a month-end period may start: the figures compare with the day before a period,
+# and nothing in any company's books is older (0001-01-01 made the checks overflow the calendar).
+EARLIEST = date(1900, 1, 1)
 
 
 class PeriodForm(forms.Form):
@@ -53,6 +59,8 @@ class PeriodForm(forms.Form):
         if bool(data.get("first")) != bool(data.get("last")):
             raise forms.ValidationError("Give both the first and the last day of the period, or a month.")
         period = self.period()
+        if period.first_day < EARLIEST:
+            raise forms.ValidationError(f"Give a period from {EARLIEST:%Y-%m-%d} on.")
         if period.last_day < period.first_day:
             raise forms.ValidationError("The period ends before it starts.")
         today = self.company.today()

@@ -143,6 +143,8 @@ def test_bad_as_of_dates_answer_400_with_the_reason(client, books, params, messa
         ({"month": "2999-01"}, "has not started yet"),
         ({"first": "2026-05-10"}, "both the first and the last day"),
         ({"first": "2026-05-10", "last": "2026-05-01"}, "ends before it starts"),
+        ({"first": "0001-01-01", "last": "0001-01-01"}, "from 1900-01-01 on"),  # overflowed the calendar once
+        ({"month": "0001-01"}, "from 1900-01-01 on"),
     ],
 )
 def test_bad_periods_answer_400_with_the_reason(client, books, params, message):

@@ -15,7 +15,7 @@ from functools import cached_property
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 
-CAP = 10_000
+CAP = 1_000
 MAX_PAGE = 10_000_000  # a deeper ?page= is treated as this one (and so lands on the last page): LIMIT stays a bigint
 
 

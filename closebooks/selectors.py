@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from integrations.models import AccountMapping
 from integrations.selectors import connection_active
-from ledger.models import ZERO, Account, AccountDayBalance, Company, EntryDayCount, JournalEntry, JournalLine
+from ledger import selectors as ledger_selectors
+from ledger.models import ZERO, Account, AccountDayBalance, Company, JournalEntry, JournalLine
 from ledger.selectors import summaries_kept, unbalanced_entry_ids
 
 from .models import Period
@@ -62,34 +63,15 @@ def open_periods(company: Company) -> list[Period]:
 
 def period_entries(period: Period) -> QuerySet[JournalEntry]:
     """The period's entries, unannotated so counting and paging stay index scans; annotate a
-    page with ``with_totals``."""
+    page with ``ledger.selectors.with_line_totals``."""
     return JournalEntry.objects.filter(
         company=period.company, entry_date__gte=period.first_day, entry_date__lte=period.last_day
     ).order_by("entry_date", "id")
 
 
 def period_entry_count(period: Period) -> int:
-    """How many journal entries the period has, from the per-day counts the entry triggers keep
-    (at most 31 rows) where the database keeps them."""
-    if not summaries_kept():
-        return period_entries(period).count()
-    days = EntryDayCount.objects.filter(company=period.company, entry_date__gte=period.first_day, entry_date__lte=period.last_day)
-    return days.aggregate(n=Coalesce(Sum("entries"), 0))["n"]
-
-
-def with_totals(entries) -> list[JournalEntry]:
-    """Attach ``total_debit`` and ``line_count`` to one page of entries, in one grouped query."""
-    entries = list(entries)
-    totals = {
-        row["entry_id"]: row
-        for row in JournalLine.objects.filter(entry_id__in=[e.pk for e in entries])
-        .values("entry_id")
-        .annotate(total_debit=Sum("debit"), line_count=Count("id"))
-    }
-    for entry in entries:
-        row = totals.get(entry.pk, {})
-        entry.total_debit, entry.line_count = row.get("total_debit", ZERO), row.get("line_count", 0)
-    return entries
+    """How many journal entries the period has (the entry triggers' per-day counts: at most 31 rows)."""
+    return ledger_selectors.entry_count(period.company, period.first_day, period.last_day)
 
 
 def flagged_entry_ids(company: Company, first: date, last: date) -> dict[str, list[int]]:

@@ -110,7 +110,7 @@ def review(request, slug, period):
     if _unfiltered(filterset):
         paginator.count = selectors.period_entry_count(period)  # the kept per-day counts, not a count of the month
     page = paginator.get_page(request.GET.get("page"))
-    page.object_list = selectors.with_totals(page.object_list)
+    page.object_list = ledger_selectors.with_line_totals(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     tb = selectors.trial_balance(period)

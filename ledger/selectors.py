@@ -8,10 +8,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import Count, Prefetch, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
 
-from .models import ZERO, Account, Company, EntryImbalance, JournalEntry, JournalLine, Membership
+from .models import ZERO, Account, Company, EntryDayCount, EntryImbalance, JournalEntry, JournalLine, Membership
 from .roles import VIEW
 
 
@@ -100,6 +101,25 @@ def summaries_kept() -> bool:
     return connection.vendor == "postgresql"
 
 
+def entry_count(company: Company, first: date | None = None, last: date | None = None) -> int:
+    """How many journal entries the company has (between ``first`` and ``last``), from the per-day
+    counts the entry triggers keep where the database keeps them: a few hundred rows instead of an
+    index scan over every entry (16 ms at 300,000 entries, on every dashboard and Home visit)."""
+    if summaries_kept():
+        rows = EntryDayCount.objects.filter(company=company)
+        total = "entries"
+    else:
+        rows = JournalEntry.objects.filter(company=company)
+        total = None
+    if first is not None:
+        rows = rows.filter(entry_date__gte=first)
+    if last is not None:
+        rows = rows.filter(entry_date__lte=last)
+    if total is None:
+        return rows.count()
+    return rows.aggregate(n=Coalesce(Sum(total), 0))["n"]
+
+
 def unbalanced_entry_ids(company: Company, first: date | None = None, last: date | None = None) -> list[int]:
     """Entries (dated ``first``..``last`` when given) whose lines do not balance in some
     currency (PC2). Read from the imbalance rows the line triggers keep (a few rows, by index),
@@ -129,8 +149,8 @@ def company_dashboard(company: Company) -> dict:
         "today": today,
         "accounts": Account.objects.filter(company=company).count(),
         "blocked_accounts": Account.objects.filter(company=company, blocked=True).count(),
-        "entries": entries.count(),
-        "entries_this_month": entries.filter(entry_date__gte=month_start, entry_date__lte=today).count(),
+        "entries": entry_count(company),
+        "entries_this_month": entry_count(company, month_start, today),
         "unbalanced": entries.filter(is_balanced=False).count(),
         "last_entry": entries.order_by("-entry_date", "-id").first(),
         "recent_entries": with_line_totals(journal_entry_list(company)[:8]),

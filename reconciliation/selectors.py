@@ -38,7 +38,7 @@ def open_lines(account: Account) -> QuerySet[JournalLine]:
     return (
         JournalLine.objects.filter(company_id=account.company_id, account_id__in=account_set(account))
         .exclude(Exists(ReconciledLine.objects.filter(line_id=OuterRef("pk"))))
-        .select_related("entry", "account")
+        .select_related("account")  # the page shows the entry's id and the line's own date: no entry join
         .order_by("entry_date", "id")
     )
 

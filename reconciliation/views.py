@@ -139,6 +139,8 @@ def reconcile(request, slug, pk):
             "query": _query_without_page(request),
             "filter_query": _query_without_page(request),
             "preselected": set(preselected),
+            # one reverse() for the page's 200 entry links, not one per row
+            "entry_url": reverse("ledger:journal_entry", args=[company.slug, 0]).removesuffix("0/"),
             "rules": selectors.settings_for(company),
             "proposal": Proposal.objects.filter(company=company, account=account, created_by=request.user)
             .exclude(status=Proposal.Status.FINISHED)

@@ -14,6 +14,7 @@ from django.db.models import Case, Exists, OuterRef, When
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from closebooks.pagination import paginate
@@ -138,9 +139,7 @@ def reconcile(request, slug, pk):
             "page": page,
             "query": _query_without_page(request),
             "filter_query": _query_without_page(request),
-            "preselected": set(preselected),
-            # one reverse() for the page's 200 entry links, not one per row
-            "entry_url": reverse("ledger:journal_entry", args=[company.slug, 0]).removesuffix("0/"),
+            "rows": _open_line_rows(company, page, set(preselected)),
             "rules": selectors.settings_for(company),
             "proposal": Proposal.objects.filter(company=company, account=account, created_by=request.user)
             .exclude(status=Proposal.Status.FINISHED)
@@ -148,6 +147,39 @@ def reconcile(request, slug, pk):
             **_can(request, company),
         },
     )
+
+
+_OPEN_LINE_ROW = (
+    '<tr data-amount="{}"><td><input type="checkbox" class="pick" name="lines" value="{}" aria-label="Select line {}"{}></td>'
+    '<td>{}</td><td><a href="{}{}/">JE-{}</a></td><td>{}</td><td>{}</td><td>{}</td>'
+    '<td class="num">{}</td><td class="num">{}</td></tr>'
+)
+
+
+def _open_line_rows(company, page, preselected: set[int]) -> list[str]:
+    """The page's rows of open lines as escaped HTML. Written here rather than in the template: a
+    page is 200 rows, and the template engine's per-value lookups and number localisation made it
+    the costliest page of the load scenario (format_html escapes every value the same way)."""
+    entry_url = reverse("ledger:journal_entry", args=[company.slug, 0]).removesuffix("0/")
+    return [
+        format_html(
+            _OPEN_LINE_ROW,
+            line.amount,
+            line.pk,
+            line.pk,
+            " checked" if line.pk in preselected else "",
+            line.entry_date.isoformat(),
+            entry_url,
+            line.entry_id,
+            line.entry_id,
+            line.account.code,
+            line.description,
+            line.reconciliation_ref,
+            line.debit or "",
+            line.credit or "",
+        )
+        for line in page
+    ]
 
 
 def _selected_ids(request, account) -> list[int] | None:

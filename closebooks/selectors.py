@@ -12,9 +12,8 @@ from django.http import Http404
 
 from integrations.models import AccountMapping
 from integrations.selectors import connection_active
-from ledger import selectors as ledger_selectors
 from ledger.models import ZERO, Account, AccountDayBalance, Company, JournalEntry, JournalLine
-from ledger.selectors import summaries_kept, unbalanced_entry_ids
+from ledger.selectors import entry_count, summaries_kept, unbalanced_entry_ids
 
 from .models import Period
 
@@ -71,7 +70,7 @@ def period_entries(period: Period) -> QuerySet[JournalEntry]:
 
 def period_entry_count(period: Period) -> int:
     """How many journal entries the period has (the entry triggers' per-day counts: at most 31 rows)."""
-    return ledger_selectors.entry_count(period.company, period.first_day, period.last_day)
+    return entry_count(period.company, period.first_day, period.last_day)
 
 
 def flagged_entry_ids(company: Company, first: date, last: date) -> dict[str, list[int]]:

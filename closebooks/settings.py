@@ -101,7 +101,8 @@ TEMPLATES = [
 ]
 
 # Forms render through the project's template engine, so templates/django/forms/ can replace
-# Django's widget templates with leaner ones (select options inline: measured 2x faster filters).
+# Django's widget templates with leaner ones (select options inline: the journal's filter form
+# rendered in 5.3 ms instead of 6.5 ms).
 FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 DATABASE_URL = env("DATABASE_URL")

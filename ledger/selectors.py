@@ -105,19 +105,15 @@ def entry_count(company: Company, first: date | None = None, last: date | None =
     """How many journal entries the company has (between ``first`` and ``last``), from the per-day
     counts the entry triggers keep where the database keeps them: a few hundred rows instead of an
     index scan over every entry (16 ms at 300,000 entries, on every dashboard and Home visit)."""
-    if summaries_kept():
-        rows = EntryDayCount.objects.filter(company=company)
-        total = "entries"
-    else:
-        rows = JournalEntry.objects.filter(company=company)
-        total = None
+    model = EntryDayCount if summaries_kept() else JournalEntry
+    rows = model.objects.filter(company=company)
     if first is not None:
         rows = rows.filter(entry_date__gte=first)
     if last is not None:
         rows = rows.filter(entry_date__lte=last)
-    if total is None:
+    if model is JournalEntry:
         return rows.count()
-    return rows.aggregate(n=Coalesce(Sum(total), 0))["n"]
+    return rows.aggregate(n=Coalesce(Sum("entries"), 0))["n"]
 
 
 def unbalanced_entry_ids(company: Company, first: date | None = None, last: date | None = None) -> list[int]:

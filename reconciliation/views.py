@@ -25,6 +25,7 @@ from ledger.exceptions import LedgerError
 from ledger.filters import JournalEntryFilter
 from ledger.forms import add_service_error, parse_id
 from ledger.models import Account, JournalLine
+from ledger.templatetags.ledger_tables import journal_entry_url_prefix
 
 from . import selectors, services, tasks
 from .exceptions import OutsidePermittedDifferenceError
@@ -160,7 +161,7 @@ def _open_line_rows(company, page, preselected: set[int]) -> list[str]:
     """The page's rows of open lines as escaped HTML. Written here rather than in the template: a
     page is 200 rows, and the template engine's per-value lookups and number localisation made it
     the costliest page of the load scenario (format_html escapes every value the same way)."""
-    entry_url = reverse("ledger:journal_entry", args=[company.slug, 0]).removesuffix("0/")
+    entry_url = journal_entry_url_prefix(company)
     return [
         format_html(
             _OPEN_LINE_ROW,

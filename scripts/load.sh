@@ -21,8 +21,8 @@ if [ "${1:-}" = "--inside" ]; then  # run by scripts/prod.sh once the stack answ
   base="http://$GUNICORN_BIND"
   rm -f "$LOAD_RESULT" "$SYNC_RESULT"
   # load_sync hosts the fake vendor, which stands in for the vendor's own servers (never on this
-  # machine in production): niced, it gets the CPU the stack leaves. The stack's worker that does
-  # the sync runs at normal priority and competes with the web processes as it would for real.
+  # machine in production): niced, it gets the CPU the stack leaves. The stack's own worker does
+  # the sync, niced as `make prod` runs it (scripts/prod.sh, WORKER_NICE).
   nice -n 10 "$PY" manage.py load_sync --entries "$LOAD_SYNC_ENTRIES" > "$SYNC_RESULT.out" 2> "$RUN_DIR/load_sync.log" &
   sync_pid=$!
   for _ in $(seq 1 600); do grep -q "pushes them now" "$RUN_DIR/load_sync.log" 2>/dev/null && break; sleep 0.5; done

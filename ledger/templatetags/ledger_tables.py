@@ -7,7 +7,7 @@ most of the page's rendering time. ``format_html`` escapes each value exactly as
 
 from django import template
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
@@ -22,26 +22,34 @@ _ENTRY_ROW = (
 _UNBALANCED = mark_safe('<span class="flag">Unbalanced</span>')  # noqa: S308 - a constant
 
 
+def journal_entry_url_prefix(company) -> str:
+    """The journal-entry page's URL without its id (``…/journal/``): one ``reverse()`` for a page of
+    rows instead of one per row; a row's link is the prefix, the entry id and ``/``."""
+    return reverse("ledger:journal_entry", args=[company.slug, 0]).removesuffix("0/")
+
+
 @register.simple_tag
 def entry_rows(entries, company) -> str:
     """One row per journal entry (with ``total_debit`` and ``line_count`` attached, see
     ``ledger.selectors.with_line_totals``); unbalanced entries are flagged (PC2)."""
-    entry_url = reverse("ledger:journal_entry", args=[company.slug, 0]).removesuffix("0/")
-    rows = [
-        format_html(
-            _ENTRY_ROW,
-            "" if entry.is_balanced else "flagged",
-            entry_url,
-            entry.pk,
-            entry.pk,
-            entry.entry_date.isoformat(),
-            entry.reference,
-            Truncator(entry.memo).chars(60),
-            entry.get_source_display(),
-            money(entry.total_debit),
-            entry.line_count,
-            "" if entry.is_balanced else _UNBALANCED,
-        )
-        for entry in entries
-    ]
-    return mark_safe("\n".join(rows))  # noqa: S308 - every row is built by format_html
+    entry_url = journal_entry_url_prefix(company)
+    return format_html_join(
+        "\n",
+        _ENTRY_ROW,
+        (
+            (
+                "" if entry.is_balanced else "flagged",
+                entry_url,
+                entry.pk,
+                entry.pk,
+                entry.entry_date.isoformat(),
+                entry.reference,
+                Truncator(entry.memo).chars(60),
+                entry.get_source_display(),
+                money(entry.total_debit),
+                entry.line_count,
+                "" if entry.is_balanced else _UNBALANCED,
+            )
+            for entry in entries
+        ),
+    )

@@ -94,12 +94,10 @@ def unmapped_entry_ids(company: Company, first: date, last: date) -> list[int]:
 
 
 def flagged_entries(company: Company, first: date, last: date) -> QuerySet[JournalEntry]:
-    """Entries flagged for the Review step (PC2), from the stored flags, which the posting
-    service and the bulk loader set and the line triggers keep equal to the lines; Lock
-    decides from the imbalance rows themselves."""
-    return JournalEntry.objects.filter(company=company, entry_date__gte=first, entry_date__lte=last, is_balanced=False).order_by(
-        "entry_date", "id"
-    )
+    """Entries flagged for the Review step (PC2): exactly the unbalanced ones Lock counts, from
+    the same source (``unbalanced_entry_ids``), so the two pages never disagree."""
+    ids = unbalanced_entry_ids(company, first, last)
+    return JournalEntry.objects.filter(company=company, pk__in=ids).order_by("entry_date", "id")
 
 
 @dataclass(frozen=True)

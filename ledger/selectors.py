@@ -7,8 +7,8 @@ from datetime import date
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.db.models import Count, Prefetch, QuerySet, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, IntegerField, Prefetch, QuerySet, Sum
+from django.db.models.functions import Coalesce, Round
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
 
@@ -133,7 +133,10 @@ def unbalanced_entry_ids(company: Company, first: date | None = None, last: date
         lines = lines.filter(entry_date__gte=first)
     if last is not None:
         lines = lines.filter(entry_date__lte=last)
-    rows = lines.values("entry_id", "currency").annotate(net=Sum("debit") - Sum("credit")).exclude(net=0)
+    # Summed in whole cents: SQLite keeps decimals as floats, and a float sum of a month's
+    # amounts leaves residues like 9.09e-13 that a plain ``!= 0`` reads as unbalanced.
+    cents = Round((F("debit") - F("credit")) * 100)
+    rows = lines.values("entry_id", "currency").annotate(net=Sum(cents, output_field=IntegerField())).exclude(net=0)
     return sorted(set(rows.values_list("entry_id", flat=True)))
 
 

@@ -7,7 +7,7 @@ import logging
 
 from celery import shared_task
 
-from closebooks.db_retry import DATABASE_ERRORS, retry_on_database_error
+from common.db_retry import DATABASE_ERRORS, retry_on_database_error
 
 from . import services
 from .exceptions import IntegrationError, SyncRetryLater

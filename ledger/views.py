@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from closebooks.pagination import paginate
+from common.pagination import paginate
 
 from . import roles, selectors, services
 from .exceptions import LedgerError

@@ -8,7 +8,7 @@ away records why on itself (the page shows ``error``)."""
 from celery import shared_task
 from django.contrib.auth import get_user_model
 
-from closebooks.db_retry import DATABASE_ERRORS, retry_on_database_error
+from common.db_retry import DATABASE_ERRORS, retry_on_database_error
 
 from .models import Proposal
 from .services import proposal_build, proposal_finish

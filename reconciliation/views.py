@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from closebooks.pagination import paginate
+from common.pagination import paginate
 from ledger import roles
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services

@@ -9,8 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from closebooks import pagination
-from closebooks.pagination import CappedPaginator
+from common import pagination
+from common.pagination import CappedPaginator
 from ledger import services
 from ledger.models import Account, JournalEntry, Role
 from tests import factories

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from closebooks.pagination import paginate
+from common.pagination import paginate
 from ledger import roles, selectors
 from ledger.exceptions import LedgerError
 from ledger.forms import add_service_error

@@ -6,7 +6,7 @@ import pytest
 from celery.exceptions import Retry
 from django.db import OperationalError
 
-from closebooks.db_retry import DB_MAX_RETRIES, database_backoff
+from common.db_retry import DB_MAX_RETRIES, database_backoff
 from integrations import services as integration_services
 from integrations import tasks as integration_tasks
 from integrations.models import SyncRun

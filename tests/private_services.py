@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from integrations.worker_process import wait_for
+from tests.worker_process import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,10 +8,10 @@ from closebooks.models import Period
 from closebooks.selectors import company_periods
 from integrations import tasks
 from integrations.fakes import FakeQuickBooksOnline
-from integrations.worker_process import WorkerProcess
 from ledger.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERNAME
 from ledger.models import BooksClosedSetting, Company
 from tests.integrations.factories import connect_to_fake
+from tests.worker_process import WorkerProcess
 
 
 @pytest.mark.browser

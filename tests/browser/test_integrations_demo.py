@@ -11,10 +11,10 @@ from playwright.sync_api import expect
 from integrations import tasks
 from integrations.fakes import FakeQuickBooksOnline
 from integrations.models import Connection, SyncRun
-from integrations.worker_process import WorkerProcess
 from ledger.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERNAME
 from tests.integrations.factories import provider_settings
 from tests.navigation import go
+from tests.worker_process import WorkerProcess
 
 
 @pytest.mark.browser

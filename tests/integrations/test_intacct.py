@@ -259,7 +259,7 @@ def test_worker_killed_mid_request_duplicates_nothing_at_intacct(company):
     import time
 
     from integrations.tasks import push_run
-    from integrations.worker_process import WorkerProcess, wait_for
+    from tests.worker_process import WorkerProcess, wait_for
 
     with FakeSageIntacct() as fake:
         connect_intacct(company, fake)

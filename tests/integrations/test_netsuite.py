@@ -212,7 +212,7 @@ def test_worker_killed_mid_run_duplicates_nothing_at_netsuite(company):
     """IN4: SIGKILL while NetSuite has saved an entry whose answer is still on its way; the successor
     upserts it again on the same external id: each entry once."""
     from integrations.tasks import push_run
-    from integrations.worker_process import WorkerProcess, wait_for
+    from tests.worker_process import WorkerProcess, wait_for
 
     with FakeNetSuite() as fake:
         connect_to_fake(company, fake)

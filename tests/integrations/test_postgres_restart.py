@@ -14,10 +14,10 @@ from integrations import services
 from integrations.fakes import FakeQuickBooksOnline
 from integrations.models import SyncRun
 from integrations.tasks import push_run
-from integrations.worker_process import WorkerProcess, wait_for
 from tests.factories import CompanyFactory
 from tests.integrations.factories import connect_to_fake, post_entries
 from tests.private_services import PrivatePostgres
+from tests.worker_process import WorkerProcess, wait_for
 
 pytestmark = pytest.mark.worker
 

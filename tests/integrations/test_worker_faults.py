@@ -11,8 +11,8 @@ from integrations import services
 from integrations.fakes import FakeQuickBooksOnline
 from integrations.models import OutboxEntry, SyncRun
 from integrations.tasks import push_run
-from integrations.worker_process import WorkerProcess, wait_for
 from tests.integrations.factories import connect_to_fake, post_entries
+from tests.worker_process import WorkerProcess, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

@@ -10,7 +10,6 @@ from decimal import Decimal
 import pytest
 from celery.result import AsyncResult
 
-from integrations.worker_process import WorkerProcess, wait_for
 from ledger.bulk import BulkEntry, BulkLine, journal_copy
 from ledger.models import Role
 from reconciliation import services
@@ -18,6 +17,7 @@ from reconciliation.models import Proposal, ReconciledLine, Reconciliation
 from reconciliation.tasks import finish_proposal
 from tests.factories import member
 from tests.reconciliation.factories import make_books
+from tests.worker_process import WorkerProcess, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

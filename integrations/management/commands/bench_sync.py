@@ -26,7 +26,6 @@ from integrations import selectors, services
 from integrations.fakes import FAKES
 from integrations.models import Connection, SyncRun
 from integrations.tasks import push_run
-from integrations.worker_process import WorkerProcess
 from ledger.models import Account, Company, JournalEntry, JournalLine
 
 
@@ -44,6 +43,10 @@ class Command(BaseCommand):
         if provider == "qbd":
             self.stdout.write(json.dumps(self._qbd(entries)))
             return
+        # The worker is started as the fault tests start theirs: a test helper, imported only here, so the
+        # commands that borrow this one's set-up (load_sync, prod_smoke) never load anything from tests/.
+        from tests.worker_process import WorkerProcess
+
         limits_on = limits == "on"
         fake = FAKES[provider](limits=limits_on).start()
         worker = WorkerProcess(visibility_timeout=21600, extra_env={"INTEGRATIONS_RATE_LIMITS": "1" if limits_on else "0"})

@@ -1,5 +1,6 @@
 """A real Celery worker process on its own queue, for the fault tests (which SIGKILL and restart it)
-and for ``bench_sync``. The same spawn as the ``celery_worker_process`` fixture of tests/conftest.py."""
+and for ``bench_sync``. The same spawn as the ``celery_worker_process`` fixture of tests/conftest.py.
+A test helper: it starts the ``closebooks`` Celery app, the top layer, so no app imports it."""
 
 from __future__ import annotations
 

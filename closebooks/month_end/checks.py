@@ -20,6 +20,8 @@ from ledger.models import ZERO, Company, CustomerCredit
 
 from . import figures
 from .figures import CREDIT_TYPES, NON_CASH_TYPES, Period
+from .models import CheckAcceptance
+from .rules import RULES
 
 
 @dataclass(frozen=True)
@@ -50,16 +52,6 @@ class CheckResult:
     @property
     def passed(self) -> bool:
         return self.difference == ZERO
-
-
-RULES = {
-    "MR1": "Total revenue",
-    "MR2": "Customer credits",
-    "MR3": "Unearned revenue",
-    "MR4": "Credit transactions",
-    "MR5": "Net cash received",
-    "MR6": "AR roll-forward",
-}
 
 
 _run_cache: ContextVar[dict | None] = ContextVar("month_end_run_cache", default=None)
@@ -319,8 +311,6 @@ def run_checks(company: Company, first_day: date, last_day: date) -> list[CheckR
 def failing_unaccepted_checks(company: Company, first_day: date, last_day: date) -> list[CheckResult]:
     """The checks that block locking the period: failing, and not accepted by an administrator
     for exactly their current difference (an acceptance lapses when the figures move)."""
-    from .models import CheckAcceptance  # here, not at the top: the model imports RULES from this module
-
     failing = [result for result in run_checks(company, first_day, last_day) if not result.passed]
     accepted = set(
         CheckAcceptance.objects.filter(company=company, first_day=first_day, last_day=last_day).values_list("rule", "difference")
@@ -328,4 +318,4 @@ def failing_unaccepted_checks(company: Company, first_day: date, last_day: date)
     return [result for result in failing if (result.rule, result.difference) not in accepted]
 
 
-__all__ = ["CheckInput", "CheckResult", "RULES", "failing_unaccepted_checks", "run_check", "run_checks"]
+__all__ = ["CheckInput", "CheckResult", "failing_unaccepted_checks", "run_check", "run_checks"]

@@ -6,7 +6,7 @@ from django.db import models
 
 from ledger.models import MONEY, Company
 
-from .checks import RULES
+from .rules import RULES
 
 
 class CheckAcceptance(models.Model):

@@ -13,8 +13,9 @@ from ledger.locks import company_lock
 from ledger.models import Company
 from ledger.services import audit_record
 
-from .checks import RULES, run_check
+from .checks import run_check
 from .models import CheckAcceptance
+from .rules import RULES
 
 
 class CheckAcceptanceError(LedgerError):

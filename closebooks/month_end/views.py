@@ -21,12 +21,13 @@ from ledger.exceptions import LedgerError
 from ledger.forms import add_service_error
 
 from . import charts
-from .checks import RULES, run_checks
+from .checks import run_checks
 from .drilldown import drill_down as drill_down_sections
 from .figures import Period
 from .forms import AcceptForm, PeriodForm, ReportForm, default_period
 from .models import CheckAcceptance
 from .reports import REPORTS
+from .rules import RULES
 from .services import check_acceptance_create
 
 PAGE_SIZE = 100

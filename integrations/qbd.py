@@ -124,20 +124,20 @@ def _request_id() -> str:
 def push_queue(*, run: SyncRun) -> int:
     """Freeze the run's outbox rows (mappings, balance and entity checks of the push engine) and
     queue one JournalEntryAddRq for each sendable one."""
-    from .services import _entry_from_payload, _PushEngine
+    from .services.push import PushEngine, entry_from_payload
 
-    engine = _PushEngine(run, sleep=lambda s: None)
+    engine = PushEngine(run, sleep=lambda s: None)
     queued = 0
     while True:
         rows = list(OutboxEntry.objects.filter(run=run, state=OutboxEntry.State.PENDING, request_key="").order_by("id")[:500])
         if not rows:
             break
-        sendable = engine._freeze(rows) or []
+        sendable = engine.freeze(rows) or []
         with transaction.atomic():
             requests = []
             for row in sendable:
                 request_id = _request_id()
-                entry = _entry_from_payload(row.entry_id, row.payload)
+                entry = entry_from_payload(row.entry_id, row.payload)
                 requests.append(
                     QbdRequest(
                         connection_id=run.connection_id,
@@ -339,7 +339,10 @@ def receive_response_xml(ticket: str, response: str, hresult: str, message: str)
 
 
 def _apply(session: QbdSession, answer) -> None:
-    from .services import _entry_from_payload, _PushEngine, _run_finish, accounts_store, closed_date_store
+    from .services.chart import accounts_store
+    from .services.closed_dates import closed_date_store
+    from .services.push import PushEngine, entry_from_payload
+    from .services.runs import run_finish
 
     with transaction.atomic():
         request = (
@@ -369,7 +372,7 @@ def _apply(session: QbdSession, answer) -> None:
                     kind=QbdRequest.Kind.JOURNAL_ENTRY_ADD,
                     request_id=request_id,
                     ref_number=request.ref_number,
-                    qbxml=journal_entry_add(_entry_from_payload(row.entry_id, row.payload), request_id),
+                    qbxml=journal_entry_add(entry_from_payload(row.entry_id, row.payload), request_id),
                 )
                 return
             ret = answer.element.find("JournalEntryRet")
@@ -384,18 +387,18 @@ def _apply(session: QbdSession, answer) -> None:
                     row.entry_id,
                     error=EntryRejected(f"QuickBooks Desktop refused JE-{row.entry_id} ({answer.status_code}): {answer.message}"),
                 )
-            _PushEngine(run, sleep=lambda s: None)._record([row], [outcome], attempts=request.attempts)
+            PushEngine(run, sleep=lambda s: None).record([row], [outcome], attempts=request.attempts)
             return
         if request.kind in INBOUND_KINDS:
             _apply_inbound(session, request, answer)
             return
         if not answer.ok:
-            _run_finish(run, error=f"QuickBooks Desktop refused {answer.tag} ({answer.status_code}): {answer.message}")
+            run_finish(run, error=f"QuickBooks Desktop refused {answer.tag} ({answer.status_code}): {answer.message}")
             return
         if request.kind == QbdRequest.Kind.ACCOUNT_QUERY:
             accounts_store(connection=session.connection, remote=accounts_from(answer), actor=None)
             SyncRun.objects.filter(pk=run.pk).update(done=1, requests=request.attempts)
-            _run_finish(run)
+            run_finish(run)
         elif request.kind == QbdRequest.Kind.PREFERENCES_QUERY:
             closing = closing_date_from(answer)
             detail = {"source": "PreferencesRet/AccountingPreferences/ClosingDate", "connector": session.client_version}
@@ -405,7 +408,9 @@ def _apply(session: QbdSession, answer) -> None:
 def _apply_inbound(session: QbdSession, request: QbdRequest, answer) -> None:
     """One answer of an inbound pull (IN6): the item list is stored (and invoices waiting for a
     mapping are tried again), journal entries and invoices are posted through the inbound path."""
-    from .services import _run_finish, inbound_store, inbound_waiting_post, items_store
+    from .services.chart import items_store
+    from .services.inbound import inbound_store, inbound_waiting_post
+    from .services.runs import run_finish
 
     run, connection = request.run, session.connection
 
@@ -413,7 +418,7 @@ def _apply_inbound(session: QbdSession, request: QbdRequest, answer) -> None:
         QbdRequest.objects.filter(connection=connection, run=run, state=QbdRequest.State.QUEUED).update(
             state=QbdRequest.State.FAILED, status_message="Not sent: an earlier request of this pull failed."
         )
-        _run_finish(run, error=error)
+        run_finish(run, error=error)
 
     if not answer.ok and not answer.no_match:  # statusCode 1: the query matched nothing
         fail(f"QuickBooks Desktop refused {answer.tag} ({answer.status_code}): {answer.message}")
@@ -434,16 +439,16 @@ def _apply_inbound(session: QbdSession, request: QbdRequest, answer) -> None:
         pulled_from = (run.result or {}).get("pulled_from")
         if pulled_from:
             Connection.objects.filter(pk=connection.pk).update(inbound_pulled_at=pulled_from)
-        _run_finish(run)
+        run_finish(run)
 
 
 def _finish_push_if_done(run_id: int) -> None:
-    from .services import _run_finish
+    from .services.runs import run_finish
 
     run = SyncRun.objects.get(pk=run_id)
     if run.kind == SyncRun.Kind.PUSH and not run.is_finished:
         if not OutboxEntry.objects.filter(run=run, state=OutboxEntry.State.PENDING).exists():
-            _run_finish(run)
+            run_finish(run)
 
 
 def get_last_error(ticket: str) -> str:

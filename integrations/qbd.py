@@ -1,6 +1,7 @@
 """QuickBooks Desktop: closebooks' side of the Web Connector (QBWC) protocol (integration-apis.md §5).
 
-Sync runs queue qbXML requests (``QbdRequest``); the Web Connector polls the SOAP endpoint, takes one
+Sync jobs leave qbXML requests (``QbdRequest``) in the queued transport (``services.queued``); the
+Web Connector polls the SOAP endpoint, takes one
 request per ``sendRequestXML`` and brings QuickBooks' answer back through ``receiveResponseXML``,
 whose return value is the progress in percent (100: nothing left). A request marked sent whose answer
 never came may have been carried out, and QuickBooks Desktop does not deduplicate: the entry is
@@ -30,35 +31,33 @@ from ledger.models import Company
 from ledger.services import audit_record
 
 from .exceptions import IntegrationError
-from .models import Connection, OutboxEntry, QbdClientVersion, QbdRequest, QbdSession, SyncRun
+from .models import Connection, QbdClientVersion, QbdRequest, QbdSession, SyncRun
 from .providers.base import ClosedDate, ClosedPeriodRejected, EntryRejected, PushOutcome
 from .providers.qbd import (
     CLOSED_CODES,
     MIN_CONNECTOR,
-    account_query,
     accounts_from,
     closing_date_from,
-    inbound_journal_query,
-    invoice_query,
     invoices_from,
-    item_query,
     items_from,
     journal_entry_add,
     journal_entry_query,
     journals_from,
     parse_response,
-    preferences_query,
-    ref_number,
     version_tuple,
 )
+from .services.chart import accounts_store, items_store
+from .services.closed_dates import closed_date_store
+from .services.inbound import inbound_store, inbound_waiting_post
+from .services.push import PushEngine, entry_from_payload
+from .services.queued import INBOUND_KINDS, PENDING, new_request_id, push_finish_if_done
+from .services.runs import run_finish
 
 NS = "http://developer.intuit.com/"
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 SERVER_VERSION = "closebooks Web Connector service 1.0"
 VERSION_TTL = 600  # seconds a clientVersion is kept for the authenticate call that follows it
-PENDING = [QbdRequest.State.QUEUED, QbdRequest.State.SENT]
 ADD_KINDS = [QbdRequest.Kind.JOURNAL_ENTRY_ADD, QbdRequest.Kind.JOURNAL_ENTRY_QUERY]
-INBOUND_KINDS = [QbdRequest.Kind.ITEM_QUERY, QbdRequest.Kind.INBOUND_JOURNAL_QUERY, QbdRequest.Kind.INVOICE_QUERY]
 
 
 # ---------------------------------------------------------------- connect and the .qwc file
@@ -112,115 +111,6 @@ def qwc_file(*, connection: Connection, app_url: str, support_url: str) -> str:
     ET.SubElement(ET.SubElement(root, "Scheduler"), "RunEveryNMinutes").text = "15"
     ET.SubElement(root, "IsReadOnly").text = "false"
     return '<?xml version="1.0"?>\n' + ET.tostring(root, encoding="unicode")
-
-
-# ---------------------------------------------------------------- queueing
-
-
-def _request_id() -> str:
-    return uuid.uuid4().hex  # 32 characters, within qbXML's 50
-
-
-def push_queue(*, run: SyncRun) -> int:
-    """Freeze the run's outbox rows (mappings, balance and entity checks of the push engine) and
-    queue one JournalEntryAddRq for each sendable one."""
-    from .services.push import PushEngine, entry_from_payload
-
-    engine = PushEngine(run, sleep=lambda s: None)
-    queued = 0
-    while True:
-        rows = list(OutboxEntry.objects.filter(run=run, state=OutboxEntry.State.PENDING, request_key="").order_by("id")[:500])
-        if not rows:
-            break
-        sendable = engine.freeze(rows) or []
-        with transaction.atomic():
-            requests = []
-            for row in sendable:
-                request_id = _request_id()
-                entry = entry_from_payload(row.entry_id, row.payload)
-                requests.append(
-                    QbdRequest(
-                        connection_id=run.connection_id,
-                        run=run,
-                        outbox=row,
-                        kind=QbdRequest.Kind.JOURNAL_ENTRY_ADD,
-                        request_id=request_id,
-                        ref_number=ref_number(row.entry_id),
-                        qbxml=journal_entry_add(entry, request_id),
-                    )
-                )
-            QbdRequest.objects.bulk_create(requests, batch_size=1000)
-        queued += len(sendable)
-    _finish_push_if_done(run.pk)
-    return queued
-
-
-def _single_request_run(connection: Connection, kind: str, run_kind: str, build, actor) -> SyncRun:
-    with transaction.atomic():
-        waiting = QbdRequest.objects.filter(connection=connection, kind=kind, state__in=PENDING).select_related("run").first()
-        if waiting is not None and waiting.run is not None:
-            return waiting.run  # one is already waiting for the next poll
-        run = SyncRun.objects.create(
-            company_id=connection.company_id, connection=connection, kind=run_kind, total=1, created_by=actor
-        )
-        request_id = _request_id()
-        QbdRequest.objects.create(connection=connection, run=run, kind=kind, request_id=request_id, qbxml=build(request_id))
-    return run
-
-
-def accounts_queue(*, connection: Connection, actor: AbstractBaseUser | None) -> SyncRun:
-    return _single_request_run(connection, QbdRequest.Kind.ACCOUNT_QUERY, SyncRun.Kind.ACCOUNTS, account_query, actor)
-
-
-def closed_date_queue(*, connection: Connection, actor: AbstractBaseUser | None) -> SyncRun:
-    """Queue a PreferencesQueryRq for ClosingDate, or refuse when the Web Connector is older than
-    the minimum closed-date sync needs (BC7): the refusal is the run's error, nothing is queued."""
-    version = connection.remote_version
-    if version_tuple(version) < version_tuple(MIN_CONNECTOR):
-        return SyncRun.objects.create(
-            company_id=connection.company_id,
-            connection=connection,
-            kind=SyncRun.Kind.CLOSED_DATE,
-            status=SyncRun.Status.FAILED,
-            finished_at=timezone.now(),
-            error=(
-                f"Closed-date sync needs the sync connector (Web Connector) v_{MIN_CONNECTOR} or later; "
-                f"{'this one reported ' + version if version else 'no version was reported yet'}. "
-                "Update the Web Connector on the QuickBooks machine."
-            ),
-        )
-    return _single_request_run(connection, QbdRequest.Kind.PREFERENCES_QUERY, SyncRun.Kind.CLOSED_DATE, preferences_query, actor)
-
-
-def inbound_queue(*, connection: Connection, actor: AbstractBaseUser | None) -> SyncRun:
-    """Queue the inbound pull (IN6) for the next poll: the item list first (item → income account),
-    then the journal entries and the receivable invoices changed since the last pull. Answers are
-    posted as they arrive; the run finishes when the last of the three is answered."""
-    with transaction.atomic():
-        waiting = (
-            QbdRequest.objects.filter(connection=connection, kind__in=INBOUND_KINDS, state__in=PENDING)
-            .select_related("run")
-            .first()
-        )
-        if waiting is not None and waiting.run is not None:
-            return waiting.run
-        since = connection.inbound_pulled_at
-        pulled_from = timezone.now() - timedelta(minutes=5)  # overlap: the records make a re-pull harmless
-        run = SyncRun.objects.create(
-            company_id=connection.company_id,
-            connection=connection,
-            kind=SyncRun.Kind.INBOUND,
-            created_by=actor,
-            result={"pulled_from": pulled_from.isoformat()},
-        )
-        for kind, build in (
-            (QbdRequest.Kind.ITEM_QUERY, item_query),
-            (QbdRequest.Kind.INBOUND_JOURNAL_QUERY, lambda rid: inbound_journal_query(rid, since)),
-            (QbdRequest.Kind.INVOICE_QUERY, lambda rid: invoice_query(rid, since)),
-        ):
-            request_id = _request_id()
-            QbdRequest.objects.create(connection=connection, run=run, kind=kind, request_id=request_id, qbxml=build(request_id))
-    return run
 
 
 # ---------------------------------------------------------------- the Web Connector's calls
@@ -290,7 +180,7 @@ def send_request_xml(ticket: str, company_file: str) -> str:
             # Its answer was lost: QuickBooks may hold the entry. Ask before sending it again.
             request.state, request.status_message = QbdRequest.State.FAILED, "Answer lost; looked up by RefNumber."
             request.save(update_fields=["state", "status_message"])
-            request_id = _request_id()
+            request_id = new_request_id()
             request = QbdRequest.objects.create(
                 connection=session.connection,
                 run=request.run,
@@ -329,7 +219,7 @@ def receive_response_xml(ticket: str, response: str, hresult: str, message: str)
     for run_id in {
         r for r in QbdRequest.objects.filter(ticket=ticket, kind__in=ADD_KINDS).values_list("run_id", flat=True).distinct() if r
     }:
-        _finish_push_if_done(run_id)
+        push_finish_if_done(run_id)
     QbdSession.objects.filter(pk=session.pk).update(answered=F("answered") + 1)
     session.refresh_from_db()
     remaining = QbdRequest.objects.filter(connection=session.connection, state__in=PENDING).count()
@@ -339,11 +229,6 @@ def receive_response_xml(ticket: str, response: str, hresult: str, message: str)
 
 
 def _apply(session: QbdSession, answer) -> None:
-    from .services.chart import accounts_store
-    from .services.closed_dates import closed_date_store
-    from .services.push import PushEngine, entry_from_payload
-    from .services.runs import run_finish
-
     with transaction.atomic():
         request = (
             QbdRequest.objects.select_for_update(of=("self",))
@@ -364,7 +249,7 @@ def _apply(session: QbdSession, answer) -> None:
             row = request.outbox
             if request.kind == QbdRequest.Kind.JOURNAL_ENTRY_QUERY and answer.no_match:
                 # Not in QuickBooks: the lost request never ran there. Send it again.
-                request_id = _request_id()
+                request_id = new_request_id()
                 QbdRequest.objects.create(
                     connection=session.connection,
                     run=run,
@@ -408,10 +293,6 @@ def _apply(session: QbdSession, answer) -> None:
 def _apply_inbound(session: QbdSession, request: QbdRequest, answer) -> None:
     """One answer of an inbound pull (IN6): the item list is stored (and invoices waiting for a
     mapping are tried again), journal entries and invoices are posted through the inbound path."""
-    from .services.chart import items_store
-    from .services.inbound import inbound_store, inbound_waiting_post
-    from .services.runs import run_finish
-
     run, connection = request.run, session.connection
 
     def fail(error: str) -> None:  # the rest of the pull is not sent; what it would bring comes on the next pull
@@ -440,15 +321,6 @@ def _apply_inbound(session: QbdSession, request: QbdRequest, answer) -> None:
         if pulled_from:
             Connection.objects.filter(pk=connection.pk).update(inbound_pulled_at=pulled_from)
         run_finish(run)
-
-
-def _finish_push_if_done(run_id: int) -> None:
-    from .services.runs import run_finish
-
-    run = SyncRun.objects.get(pk=run_id)
-    if run.kind == SyncRun.Kind.PUSH and not run.is_finished:
-        if not OutboxEntry.objects.filter(run=run, state=OutboxEntry.State.PENDING).exists():
-            run_finish(run)
 
 
 def get_last_error(ticket: str) -> str:
@@ -535,11 +407,4 @@ def soap_handle(body: bytes, *, client: str = "", request=None) -> tuple[int, by
     return _fault(f"Unknown Web Connector method “{method}”.")
 
 
-__all__ = [
-    "accounts_queue",
-    "closed_date_queue",
-    "connection_connect_qbd",
-    "push_queue",
-    "qwc_file",
-    "soap_handle",
-]
+__all__ = ["connection_connect_qbd", "qwc_file", "soap_handle"]

@@ -16,7 +16,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ledger import roles
 from ledger.forms import parse_id
-from ledger.guard import QUICKBOOKS_DESKTOP_RECEIVABLE_INVOICES
 from ledger.selectors import company_get_for_user
 
 from . import qbd, selectors, services
@@ -33,6 +32,12 @@ def _can(request, company) -> dict:
         "can_manage": request.user.has_perm(roles.MANAGE, company),
         "can_administer": request.user.has_perm(roles.ADMINISTER, company),
     }
+
+
+def _inbound_policy(conn: Connection | None) -> str:
+    """What the connection's provider lets in despite restrict-inbound (its BC6 exception), if anything."""
+    policy = provider_class(conn.provider).inbound_policy if conn else None
+    return policy.description if policy else ""
 
 
 @login_required
@@ -53,9 +58,7 @@ def connection_status(request, slug):
             "unmapped": selectors.unmapped_entries(company).count() if conn else None,
             "needing_sync": selectors.entries_needing_sync(company).count() if conn and conn.is_active else None,
             "waiting": selectors.inbound_waiting(conn) if conn else [],
-            "inbound_policy": QUICKBOOKS_DESKTOP_RECEIVABLE_INVOICES.description
-            if conn and conn.provider == Connection.Provider.QBD
-            else "",
+            "inbound_policy": _inbound_policy(conn),
             **_can(request, company),
         },
     )
@@ -145,13 +148,14 @@ def pull(request, slug):
         messages.error(request, "Connect an accounting system first.")
         return redirect("integrations:status", slug=company.slug)
     what = request.POST.get("what")
-    waits = "; it is sent when the QuickBooks Web Connector next polls closebooks."
+    transport = services.transport_for(conn)
     try:
-        if what == "accounts" and conn.provider == "qbd":
-            services.accounts_pull(connection=conn, actor=request.user)
-            messages.success(request, "Chart of accounts request queued" + waits)
-        elif what == "accounts":
-            messages.success(request, f"{services.accounts_pull(connection=conn, actor=request.user)} accounts pulled.")
+        if what == "accounts":
+            count = services.accounts_pull(connection=conn, actor=request.user)
+            if transport.queued:
+                messages.success(request, "Chart of accounts request queued" + transport.waits)
+            else:
+                messages.success(request, f"{count} accounts pulled.")
         elif what == "inbound":
             run = services.inbound_pull(connection=conn, actor=request.user)
             return redirect("integrations:run", slug=company.slug, pk=run.pk)
@@ -160,7 +164,7 @@ def pull(request, slug):
             if run.status == SyncRun.Status.FAILED:
                 messages.error(request, run.error)
             elif not run.is_finished:
-                messages.success(request, "Closing date request queued" + waits)
+                messages.success(request, "Closing date request queued" + transport.waits)
             else:
                 messages.success(
                     request, f"Closed date in {conn.get_provider_display()}: {run.result['closed_through'] or 'never closed'}."

@@ -190,11 +190,18 @@ class ProviderConfig:
         return f"ProviderConfig(client_id={self.client_id!r}, api_base_url={self.api_base_url!r})"
 
 
+# How a provider's requests reach the vendor (``Provider.transport``); the sync engine dispatches on it
+# (``integrations.services.transports``).
+DIRECT = "direct"  # closebooks calls the vendor's API: a pull is answered at once, a push is carried by a worker
+QUEUED = "queued"  # nothing can be sent: requests wait in a queue until the vendor's connector polls closebooks
+
+
 class Provider(abc.ABC):
     """A connection's client. Instances hold the tenant and the current tokens; they never store."""
 
     code: str
     name: str
+    transport: str = DIRECT
     # How many entries one push request may carry, and the vendor's documented per-minute quotas
     # as (bucket, limit) pairs; every request counts against "calls", batch requests also against "batch".
     batch_size: int = 1
@@ -204,6 +211,9 @@ class Provider(abc.ABC):
     multi_entity: bool = False  # True: the connection lists entities, each with its own closed date (BC9)
     # The lowest version of the vendor-side connector closed-date sync accepts (BC7); "" = any.
     min_closed_date_version: str = ""
+    # The provider's exception to BC6 (a ``ledger.guard.InboundPolicy``), handed to the guard as data
+    # with each inbound transaction; None: inbound transactions follow the company's setting.
+    inbound_policy = None
 
     def __init__(self, config: ProviderConfig, *, tenant_id: str = "", tokens: Tokens | None = None):
         self.config = config

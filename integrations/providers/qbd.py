@@ -3,8 +3,8 @@
 Nothing can be sent to QuickBooks Desktop: the Web Connector on the customer's Windows machine polls
 closebooks' SOAP endpoints (``integrations.qbwc``) and carries one qbXML request per
 ``sendRequestXML`` to QuickBooks, and the answer back through ``receiveResponseXML``. So this
-provider is not called in a worker like the others: it builds and reads qbXML, and the services
-queue its requests (``integrations.qbd``) for the next poll."""
+provider's transport is queued, not direct: it builds and reads qbXML, ``integrations.services.queued``
+leaves its requests for the next poll, and ``integrations.qbd`` serves them to the Web Connector."""
 
 from __future__ import annotations
 
@@ -16,7 +16,10 @@ from decimal import Decimal
 
 from defusedxml import ElementTree as SafeET
 
+from ledger.guard import QUICKBOOKS_DESKTOP_RECEIVABLE_INVOICES
+
 from .base import (
+    QUEUED,
     ClosedDate,
     InboundLine,
     InboundTransaction,
@@ -289,6 +292,8 @@ def closing_date_from(answer: Answer) -> date | None:
 class QuickBooksDesktop(Provider):
     code = "qbd"
     name = VENDOR
+    transport = QUEUED  # the Web Connector polls closebooks; integrations.services.queued leaves its requests
+    inbound_policy = QUICKBOOKS_DESKTOP_RECEIVABLE_INVOICES
     batch_size = 500  # outbox rows frozen into queued requests at a time (one request each is sent per poll)
     uses_oauth = False
     min_closed_date_version = MIN_CONNECTOR

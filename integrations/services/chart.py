@@ -16,13 +16,8 @@ from .connections import call_with_token
 from .inbound import inbound_waiting_post
 
 
-def accounts_pull(*, connection: Connection, actor: AbstractBaseUser | None) -> int:
-    """Pull the vendor's chart of accounts (IN3). Accounts no longer listed are kept, marked inactive."""
-    if connection.provider == Connection.Provider.QBD:
-        from ..qbd import accounts_queue
-
-        accounts_queue(connection=connection, actor=actor)
-        return ExternalAccount.objects.filter(connection=connection).count()
+def accounts_pull_direct(*, connection: Connection, actor: AbstractBaseUser | None) -> int:
+    """The direct transport's chart pull: ask the vendor's API now and store the answer."""
     remote, connection = call_with_token(connection, lambda p: p.list_accounts())
     return accounts_store(connection=connection, remote=remote, actor=actor)
 

@@ -15,13 +15,8 @@ from ..providers.base import ClosedDate
 from .connections import call_with_token, entity_date_to_ledger
 
 
-def closed_date_pull(*, connection: Connection, actor: AbstractBaseUser | None = None) -> SyncRun:
-    """Read the vendor's closed date and record it on the connection and on a run (BC7: one way,
-    from the vendor into closebooks; closebooks never writes it back)."""
-    if connection.provider == Connection.Provider.QBD:
-        from ..qbd import closed_date_queue
-
-        return closed_date_queue(connection=connection, actor=actor)
+def closed_date_pull_direct(*, connection: Connection, actor: AbstractBaseUser | None = None) -> SyncRun:
+    """The direct transport's closed-date pull: ask the vendor's API now, on a run of its own."""
     run = SyncRun.objects.create(
         company_id=connection.company_id,
         connection=connection,

@@ -24,21 +24,15 @@ from ..models import (
     SyncIssue,
     SyncRun,
 )
+from ..providers import provider_class
 from ..providers.base import InboundLine, InboundTransaction
 from .connections import call_with_token
 from .runs import run_finish
 
 
-def inbound_pull(*, connection: Connection, actor: AbstractBaseUser | None = None) -> SyncRun:
-    """Pull invoices, bills, payments and journals made in the accounting system since the last
-    pull and post each as an inbound journal entry through the ledger's posting service (which
-    keeps and flags an unbalanced one, and whose books-closed guard decides BC6, per entity for
-    BC9). Every refusal, ours or the ledger's, is a row on the run and on the transaction's record;
-    nothing is dropped. QuickBooks Desktop's pull is queued for the Web Connector's next poll."""
-    if connection.provider == Connection.Provider.QBD:
-        from ..qbd import inbound_queue
-
-        return inbound_queue(connection=connection, actor=actor)
+def inbound_pull_direct(*, connection: Connection, actor: AbstractBaseUser | None = None) -> SyncRun:
+    """The direct transport's inbound pull: ask the vendor's API now for what changed since the last
+    pull, and post it (``inbound_store``)."""
     run = SyncRun.objects.create(
         company_id=connection.company_id,
         connection=connection,
@@ -61,8 +55,6 @@ class _InboundContext:
     """What posting an inbound transaction needs to know of its connection, read once per pull."""
 
     def __init__(self, connection: Connection):
-        from ledger.guard import QUICKBOOKS_DESKTOP_RECEIVABLE_INVOICES
-
         self.connection = connection
         mappings = AccountMapping.objects.filter(connection=connection).select_related("external_account", "account")
         self.local: dict[str, Account] = {}
@@ -73,8 +65,8 @@ class _InboundContext:
         self.labels = {e.external_id: str(e) for e in externals}
         self.items = {i.external_id: i for i in ExternalItem.objects.filter(connection=connection)}
         self.entities = {e.external_id: e for e in ConnectionEntity.objects.filter(connection=connection)}
-        # The per-provider exception to BC6, handed to the ledger's guard as data.
-        self.policy = QUICKBOOKS_DESKTOP_RECEIVABLE_INVOICES if connection.provider == Connection.Provider.QBD else None
+        # The provider's exception to BC6, handed to the ledger's guard as data.
+        self.policy = provider_class(connection.provider).inbound_policy
 
 
 def inbound_store(*, connection: Connection, run: SyncRun, txns: list[InboundTransaction], actor) -> None:

@@ -25,7 +25,9 @@ from ledger.services import audit_record
 from .. import ratelimit
 from ..exceptions import IntegrationError, SyncRetryLater
 from ..models import AccountMapping, Connection, ConnectionEntity, OutboxEntry, SyncIssue, SyncRun
+from ..providers import PROVIDERS
 from ..providers.base import (
+    QUEUED,
     ClosedPeriodRejected,
     ConnectionBroken,
     ProviderError,
@@ -46,6 +48,7 @@ from .connections import (
 )
 from .runs import run_finish
 
+QUEUED_PROVIDERS = [code for code, provider in PROVIDERS.items() if provider.transport == QUEUED]
 MAX_TRANSIENT_ATTEMPTS = 6  # per request, inside the task, before the task itself retries later
 MAX_THROTTLED_WAITS = 200  # 429s answered for one request before giving the task back
 BACKOFF_BASE = 0.5
@@ -57,87 +60,75 @@ def backoff(attempt: int) -> float:
     return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
 
 
-def sync_run_start(
+@transaction.atomic
+def sync_run_create(
     *,
     company: Company,
     actor: AbstractBaseUser | None,
     period_start: date | None = None,
     period_end: date | None = None,
     entry_ids: Iterable[int] | None = None,
-    enqueue: bool = True,
     entity: str = "",
-) -> SyncRun:
-    """Queue a push of ``company``'s journal entries (all, a date range, or given ids) to its active
-    connection: one outbox row per entry, new or changed since its last sync. Starting while a
-    push runs returns the running one. The run's task starts after commit."""
-    with transaction.atomic():
-        conn = Connection.objects.select_for_update().filter(company=company, status=Connection.Status.ACTIVE).first()
-        if conn is None:
-            raise IntegrationError(f"{company} has no active accounting connection: connect one first.")
-        running = SyncRun.objects.filter(
-            connection=conn, kind=SyncRun.Kind.PUSH, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]
-        ).first()
-        target = connection_entity_get(connection=conn, external_id=entity) if entity else None
-        if running is not None:
-            return running
-        run = SyncRun.objects.create(
-            company=company,
-            connection=conn,
-            kind=SyncRun.Kind.PUSH,
-            created_by=actor,
-            period_start=period_start,
-            period_end=period_end,
-            entity=target,
-        )
-        # Entries that came from the accounting system are already there: never pushed back.
-        entries = JournalEntry.objects.filter(company=company).exclude(source=JournalEntry.Source.INBOUND_SYNC)
-        if period_start:
-            entries = entries.filter(entry_date__gte=period_start)
-        if period_end:
-            entries = entries.filter(entry_date__lte=period_end)
-        if entry_ids is not None:
-            entries = entries.filter(pk__in=list(entry_ids))
-        have = OutboxEntry.objects.filter(connection=conn, entry__in=entries).values("entry_id")
-        OutboxEntry.objects.bulk_create(
-            [
-                OutboxEntry(connection=conn, entry_id=pk, run=run)
-                for pk in entries.exclude(pk__in=have).values_list("pk", flat=True)
-            ],
-            batch_size=2000,
-        )
-        rows = OutboxEntry.objects.filter(connection=conn, entry__in=entries)
-        # Changed since the last sync, or failed before: a fresh key and payload. Pending rows keep
-        # theirs: a row with a key may already be at the vendor, and only its key can tell.
-        rows.filter(
-            Q(state=OutboxEntry.State.FAILED) | (Q(state=OutboxEntry.State.SYNCED) & ~Q(synced_version=F("entry__updated_at")))
-        ).update(state=OutboxEntry.State.PENDING, request_key="", payload=None, run=run)
-        rows.filter(state=OutboxEntry.State.PENDING).update(run=run)
-        run.total = OutboxEntry.objects.filter(run=run, state=OutboxEntry.State.PENDING).count()
-        if run.total == 0:
-            run.status, run.finished_at = SyncRun.Status.SUCCEEDED, timezone.now()
-        run.save(update_fields=["total", "status", "finished_at"])
-        audit_record(
-            company=company,
-            actor=actor,
-            action="sync_run.start",
-            subject=run,
-            after={
-                "connection": conn.pk,
-                "entries": run.total,
-                "period_start": str(period_start or ""),
-                "period_end": str(period_end or ""),
-            },
-        )
-        if run.total and conn.provider == Connection.Provider.QBD:
-            from ..qbd import push_queue
-
-            push_queue(run=run)  # sent on the Web Connector's next poll; no worker involved
-        elif enqueue and run.total:
-            from ..tasks import push_run
-
-            run_id = run.pk
-            transaction.on_commit(lambda: push_run.delay(run_id))
-    return run
+) -> tuple[SyncRun, bool]:
+    """(the push run, True if made now) of ``company``'s journal entries (all, a date range, or given
+    ids) to its active connection: one outbox row per entry, new or changed since its last sync.
+    While a push runs, that one is returned (False). Who carries it is the transport's business
+    (``transports.sync_run_start``)."""
+    conn = Connection.objects.select_for_update().filter(company=company, status=Connection.Status.ACTIVE).first()
+    if conn is None:
+        raise IntegrationError(f"{company} has no active accounting connection: connect one first.")
+    running = SyncRun.objects.filter(
+        connection=conn, kind=SyncRun.Kind.PUSH, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]
+    ).first()
+    target = connection_entity_get(connection=conn, external_id=entity) if entity else None
+    if running is not None:
+        return running, False
+    run = SyncRun.objects.create(
+        company=company,
+        connection=conn,
+        kind=SyncRun.Kind.PUSH,
+        created_by=actor,
+        period_start=period_start,
+        period_end=period_end,
+        entity=target,
+    )
+    # Entries that came from the accounting system are already there: never pushed back.
+    entries = JournalEntry.objects.filter(company=company).exclude(source=JournalEntry.Source.INBOUND_SYNC)
+    if period_start:
+        entries = entries.filter(entry_date__gte=period_start)
+    if period_end:
+        entries = entries.filter(entry_date__lte=period_end)
+    if entry_ids is not None:
+        entries = entries.filter(pk__in=list(entry_ids))
+    have = OutboxEntry.objects.filter(connection=conn, entry__in=entries).values("entry_id")
+    OutboxEntry.objects.bulk_create(
+        [OutboxEntry(connection=conn, entry_id=pk, run=run) for pk in entries.exclude(pk__in=have).values_list("pk", flat=True)],
+        batch_size=2000,
+    )
+    rows = OutboxEntry.objects.filter(connection=conn, entry__in=entries)
+    # Changed since the last sync, or failed before: a fresh key and payload. Pending rows keep
+    # theirs: a row with a key may already be at the vendor, and only its key can tell.
+    rows.filter(
+        Q(state=OutboxEntry.State.FAILED) | (Q(state=OutboxEntry.State.SYNCED) & ~Q(synced_version=F("entry__updated_at")))
+    ).update(state=OutboxEntry.State.PENDING, request_key="", payload=None, run=run)
+    rows.filter(state=OutboxEntry.State.PENDING).update(run=run)
+    run.total = OutboxEntry.objects.filter(run=run, state=OutboxEntry.State.PENDING).count()
+    if run.total == 0:
+        run.status, run.finished_at = SyncRun.Status.SUCCEEDED, timezone.now()
+    run.save(update_fields=["total", "status", "finished_at"])
+    audit_record(
+        company=company,
+        actor=actor,
+        action="sync_run.start",
+        subject=run,
+        after={
+            "connection": conn.pk,
+            "entries": run.total,
+            "period_start": str(period_start or ""),
+            "period_end": str(period_end or ""),
+        },
+    )
+    return run, True
 
 
 @contextmanager
@@ -467,7 +458,7 @@ def sync_runs_stalled(*, older_than_seconds: int = 600) -> list[int]:
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     return list(
         SyncRun.objects.filter(kind=SyncRun.Kind.PUSH, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING])
-        .exclude(connection__provider=Connection.Provider.QBD)  # waits for the Web Connector, not a worker
+        .exclude(connection__provider__in=QUEUED_PROVIDERS)  # waits for the connector's poll, not a worker
         .filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff))
         .values_list("pk", flat=True)
     )

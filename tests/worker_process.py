@@ -1,6 +1,5 @@
 """A real Celery worker process on its own queue, for the fault tests (which SIGKILL and restart it)
-and for ``bench_sync``. The same spawn as the ``celery_worker_process`` fixture of tests/conftest.py.
-A test helper: it starts the ``closebooks`` Celery app, the top layer, so no app imports it."""
+and for ``bench_sync``. The same spawn as the ``celery_worker_process`` fixture of tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -37,9 +36,9 @@ class WorkerProcess:
         self.log = ROOT / "test-artifacts" / f"worker-{self.queue}.log"
 
     def start(self) -> WorkerProcess:
-        from closebooks.celery import app
+        from celery import current_app  # this process's Celery app (closebooks'), as shared_task finds it
 
-        return self._start(app)
+        return self._start(current_app)
 
     def start_on(self, broker_url: str) -> WorkerProcess:
         """Start, and wait for the worker through another broker than this process's own."""

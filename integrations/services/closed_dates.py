@@ -13,6 +13,7 @@ from ..exceptions import IntegrationError
 from ..models import Connection, ConnectionEntity, SyncRun
 from ..providers.base import ClosedDate
 from .connections import call_with_token, entity_date_to_ledger
+from .runs import announce_run_finished
 
 
 def closed_date_pull_direct(*, connection: Connection, actor: AbstractBaseUser | None = None) -> SyncRun:
@@ -30,6 +31,7 @@ def closed_date_pull_direct(*, connection: Connection, actor: AbstractBaseUser |
     except IntegrationError as exc:
         SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.FAILED, error=exc.message, finished_at=timezone.now())
         run.refresh_from_db()
+        announce_run_finished(run.pk)
         return run
     return closed_date_store(connection=connection, run=run, dates=dates, actor=actor)
 
@@ -59,6 +61,7 @@ def closed_date_store(
             before={"remote_closed_date": before.isoformat() if before else None},
             after=result,
         )
+        announce_run_finished(run.pk)
     run.refresh_from_db()
     return run
 

@@ -23,6 +23,7 @@ from ..exceptions import IntegrationError
 from ..models import Connection, ConnectionEntity, SyncRun
 from ..providers import Provider, ProviderConfig, provider_class
 from ..providers.base import ConnectionBroken, ProviderError, TokenExpired, Tokens
+from ..signals import connection_needs_reconnect
 
 
 def provider_config(code: str) -> ProviderConfig:
@@ -319,6 +320,10 @@ def connection_mark_broken(*, connection: Connection, message: str) -> None:
             before=before,
             after=_connection_snapshot(conn),
             reason=message,
+        )
+        conn_id = conn.pk
+        transaction.on_commit(
+            lambda: connection_needs_reconnect.send(sender=Connection, connection_id=conn_id, message=message), robust=True
         )
 
 

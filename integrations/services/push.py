@@ -46,7 +46,7 @@ from .connections import (
     entity_date_to_ledger,
     provider_for,
 )
-from .runs import run_finish
+from .runs import announce_run_finished, run_finish
 
 QUEUED_PROVIDERS = [code for code, provider in PROVIDERS.items() if provider.transport == QUEUED]
 MAX_TRANSIENT_ATTEMPTS = 6  # per request, inside the task, before the task itself retries later
@@ -115,6 +115,7 @@ def sync_run_create(
     run.total = OutboxEntry.objects.filter(run=run, state=OutboxEntry.State.PENDING).count()
     if run.total == 0:
         run.status, run.finished_at = SyncRun.Status.SUCCEEDED, timezone.now()
+        announce_run_finished(run.pk)
     run.save(update_fields=["total", "status", "finished_at"])
     audit_record(
         company=company,

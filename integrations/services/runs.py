@@ -8,6 +8,7 @@ from django.utils import timezone
 from ledger.services import audit_record
 
 from ..models import SyncRun
+from ..signals import sync_run_finished
 
 
 def run_finish(run: SyncRun, *, error: str = "") -> SyncRun:
@@ -28,7 +29,13 @@ def run_finish(run: SyncRun, *, error: str = "") -> SyncRun:
             subject=run,
             after={"status": run.status, "done": run.done, "failed": run.failed, "requests": run.requests, "error": error},
         )
+        announce_run_finished(run.pk)
     return run
+
+
+def announce_run_finished(run_id: int) -> None:
+    """Tell the layers above that a run ended, once that has committed (signals only announce)."""
+    transaction.on_commit(lambda: sync_run_finished.send(sender=SyncRun, run_id=run_id), robust=True)
 
 
 def sync_run_fail(*, run_id: int, error: str) -> SyncRun:

@@ -14,9 +14,34 @@ from .. import roles
 from ..exceptions import BooksClosedSettingError, LedgerError
 from ..locks import company_lock
 from ..models import BooksClosedSetting, Company, LedgerEntity
+from ..signals import books_closed_date_moved
 from .core import audit_record
 
 _UNCHANGED = object()
+
+
+def _effective(snapshot: dict) -> str | None:
+    """The date the guard applies for this setting row (None while closed books is off, BC1);
+    an entity row has only its own date."""
+    if snapshot["entity"] is None and not snapshot["enabled"]:
+        return None
+    return snapshot["closed_date"]
+
+
+def _announce_move(company: Company, setting: BooksClosedSetting, before: dict, after: dict) -> None:
+    """Tell the layers above, once the change has committed, that the effective date moved."""
+    old, new = _effective(before), _effective(after)
+    if old == new:
+        return
+    payload = {
+        "company_id": company.pk,
+        "entity_key": after["entity"] or "",
+        "before": old,
+        "after": new,
+        "source": after["source"],
+        "source_name": after["source_name"],
+    }
+    transaction.on_commit(lambda: books_closed_date_moved.send(sender=BooksClosedSetting, **payload), robust=True)
 
 
 def _snapshot(setting: BooksClosedSetting) -> dict:
@@ -119,6 +144,7 @@ def books_closed_update(
         setting.save()
         action = "books_closed.reopen" if reopening else "books_closed.update"
         audit_record(company=company, actor=actor, action=action, subject=setting, before=before, after=after, reason=reason)
+        _announce_move(company, setting, before, after)
     return setting
 
 
@@ -192,6 +218,7 @@ def books_closed_date_pull(
             after=after,
             reason=f"pulled from {source}",
         )
+        _announce_move(company, setting, before, after)
     return setting
 
 
@@ -216,6 +243,7 @@ def books_closed_lock_through(
             after=_snapshot(setting),
             reason=reason or f"period locked through {through}",
         )
+        _announce_move(company, setting, before, _snapshot(setting))
     return setting
 
 

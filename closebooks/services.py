@@ -24,6 +24,8 @@ from ledger.services import (
 )
 
 from . import selectors
+from .checklist.selectors import lock_waiting_tasks
+from .checklist.services import task_url
 from .exceptions import PeriodError
 from .models import Period
 from .month_end.checks import failing_unaccepted_checks
@@ -79,6 +81,20 @@ def period_lock_blockers(period: Period) -> list[Blocker]:
                 "checks",
             )
         )
+    waiting = lock_waiting_tasks(company, period.month)
+    for task in waiting[:10]:
+        who = task.preparer.get_username() if task.state == task.State.OPEN and task.preparer_id else None
+        who = who or (task.reviewer.get_username() if task.reviewer_id else "")
+        blockers.append(
+            Blocker(
+                "task",
+                f"Checklist task “{task.name}” (due {task.due_date:%Y-%m-%d}) is {task.get_state_display().lower()}"
+                + (f": waiting for {who}." if who else "."),
+                task_url(task),
+            )
+        )
+    if len(waiting) > 10:
+        blockers.append(Blocker("tasks", f"{len(waiting) - 10} more checklist tasks due before Lock are not done.", "checklist"))
     if connection is not None:
         running = SyncRun.objects.filter(
             connection=connection, kind=SyncRun.Kind.PUSH, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]
@@ -134,7 +150,9 @@ def period_lock(*, period: Period, actor: AbstractBaseUser | None) -> Period:
     row.date_before_lock = setting.closed_date if setting else None
     if setting is None or not setting.enabled or setting.closed_date is None or setting.closed_date < row.last_day:
         books_closed_lock_through(company=company, actor=actor, through=row.last_day, reason=f"{row.name} locked")
-    return _apply(row, Period.State.LOCKED, actor, extra={"locked_at": timezone.now(), "locked_by": _person(actor)})
+    row = _apply(row, Period.State.LOCKED, actor, extra={"locked_at": timezone.now(), "locked_by": _person(actor)})
+    _after_move(row, "period.locked")
+    return row
 
 
 @transaction.atomic
@@ -160,7 +178,9 @@ def period_unlock(*, period: Period, actor: AbstractBaseUser | None, reason: str
         target = setting.closed_through
     if setting is not None and setting.closed_date is not None and (target is None or setting.closed_date > target):
         books_closed_update(company=company, actor=actor, closed_date=target, reason=f"{row.name} unlocked: {reason}")
-    return _apply(row, Period.State.OPEN, actor, reason=reason, extra={"locked_at": None, "locked_by": None})
+    row = _apply(row, Period.State.OPEN, actor, reason=reason, extra={"locked_at": None, "locked_by": None})
+    _after_move(row, None)
+    return row
 
 
 @transaction.atomic
@@ -180,7 +200,29 @@ def period_close(*, period: Period, actor: AbstractBaseUser | None, confirm_name
     if earlier:
         raise PeriodError(f"Close {earlier[0].name} first: periods close in date order (PC4).")
     books_closed_close_through(company=company, actor=actor, through=row.last_day)
-    return _apply(row, Period.State.CLOSED, actor, extra={"closed_at": timezone.now(), "closed_by": _person(actor)})
+    row = _apply(row, Period.State.CLOSED, actor, extra={"closed_at": timezone.now(), "closed_by": _person(actor)})
+    _after_move(row, "period.closed")
+    return row
+
+
+def _after_move(row: Period, event: str | None) -> None:
+    """The checklist's Lock step follows the period's state, and subscribers hear of a lock or a
+    close (their deliveries are recorded in this transaction and sent after commit)."""
+    from .api.services import webhook_emit
+    from .checklist.services import builtins_refresh
+
+    builtins_refresh(company=row.company, month=row.month)
+    if event:
+        webhook_emit(
+            company_id=row.company_id,
+            event=event,
+            data={
+                "period": row.key,
+                "state": row.state,
+                "first_day": row.first_day.isoformat(),
+                "last_day": row.last_day.isoformat(),
+            },
+        )
 
 
 def _check_move(row: Period, to: str) -> None:

@@ -60,11 +60,15 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "django_filters",
+    "ninja",  # the API's OpenAPI page: its static files and template
     "ledger",
     "integrations",
     "reconciliation",
     "closebooks",
     "closebooks.month_end",
+    "closebooks.checklist",
+    "closebooks.notifications",
+    "closebooks.api",
 ]
 
 MIDDLEWARE = [
@@ -76,6 +80,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "closebooks.middleware.RejectNulInputMiddleware",
+    "closebooks.api.middleware.ApiCallLogMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",  # last: it answers a locked-out sign-in with 429
@@ -95,6 +100,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "closebooks.notifications.context_processors.unread",
             ],
         },
     },
@@ -319,3 +325,36 @@ INTEGRATIONS_PROVIDERS["netsuite"] = {
 }
 # QuickBooks Desktop has no vendor URL: its Web Connector polls closebooks (integrations/qbwc/).
 INTEGRATIONS_PROVIDERS["qbd"] = {"client_id": "", "client_secret": "", "authorize_url": "", "token_url": "", "api_base_url": ""}
+
+# ---------------------------------------------------------------- checklist, notifications, API (issue 20)
+# Email: the console in development (`make run` prints each email), SMTP in production.
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = env("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(env("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = int(env("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "closebooks <closebooks@localhost>")
+# Where links in emails point: the address people open closebooks at.
+SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
+# API: calls per window per key, and bad keys per minute per address before it is slowed down.
+API_RATE_LIMIT = int(env("API_RATE_LIMIT", "600"))
+API_RATE_WINDOW = int(env("API_RATE_WINDOW", "60"))
+API_BAD_KEY_LIMIT = int(env("API_BAD_KEY_LIMIT", "20"))
+# Webhooks: private and loopback addresses are refused in production (no requests into the
+# deployment's own network); development allows them, so a receiver on this machine can be tried.
+WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", not PRODUCTION)
+WEBHOOKS_TIMEOUT = float(env("WEBHOOKS_TIMEOUT", "5"))
+NINJA_NUM_PROXIES = AXES_IPWARE_PROXY_COUNT
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "checklist-daily": {"task": "closebooks.checklist.tasks.daily", "schedule": 3600.0},
+        "notifications-watch-checks": {"task": "closebooks.notifications.tasks.watch_checks", "schedule": 3600.0},
+        "notifications-resend-pending": {"task": "closebooks.notifications.tasks.resend_pending_emails", "schedule": 600.0},
+        "webhooks-resend-stale": {"task": "closebooks.api.tasks.resend_stale_webhooks", "schedule": 1800.0},
+    }
+)

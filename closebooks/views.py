@@ -18,6 +18,8 @@ from ledger import selectors as ledger_selectors
 from ledger.exceptions import LedgerError
 
 from . import selectors, services
+from .checklist import selectors as checklist_selectors
+from .checklist.charts import days_to_close_svg
 from .filters import ReviewFilter
 from .models import Period
 from .month_end import views as month_end_views
@@ -61,7 +63,25 @@ def home(request):
 @require_GET
 def close_overview(request, slug):
     company = ledger_selectors.company_get_for_user(request.user, slug)
-    return render(request, "closebooks/overview.html", {"company": company, **_close_panel(company, limit=24)})
+    periods = selectors.company_periods(company)
+    recent = [p for p in periods if p.last_day < company.today()][-12:]
+    days = checklist_selectors.days_to_close(company, recent)
+    today = company.today()
+    late = checklist_selectors.late_tasks(company, today)
+    for task in late:
+        task.url = reverse("checklist:task", kwargs={"slug": company.slug, "period": task.checklist.key, "pk": task.pk})
+    return render(
+        request,
+        "closebooks/overview.html",
+        {
+            "company": company,
+            **_close_panel(company, limit=24),
+            "days_chart": days_to_close_svg(days),
+            "days_rows": days,
+            "late_tasks": late,
+            "this_month": today.replace(day=1),
+        },
+    )
 
 
 @login_required
@@ -141,6 +161,7 @@ def _blocker_links(company, period, blockers):
         "connection": reverse("integrations:status", kwargs={"slug": company.slug}),
         "mappings": reverse("integrations:mappings", kwargs={"slug": company.slug}),
         "sync": reverse("close:sync", kwargs={"slug": company.slug, "period": period.key}),
+        "checklist": reverse("checklist:period", kwargs={"slug": company.slug, "period": period.key}),
     }
     return [{"message": b.message, "link": links.get(b.link, b.link)} for b in blockers]
 

@@ -170,11 +170,17 @@ def task(request, slug, period, pk):
 
 def _task_page(request, company, period, task, status=200, **forms):
     user = request.user
-    history = (
-        AuditEvent.objects.filter(company=company, subject_type="ChecklistTask", subject_id=str(task.pk))
-        .select_related("actor")
-        .order_by("at", "id")
-    )
+    events = AuditEvent.objects.filter(company=company, subject_type="ChecklistTask", subject_id=str(task.pk))
+    history = [
+        {
+            "at": e.at,
+            "who": e.actor.get_username() if e.actor_id else "closebooks",
+            "action": e.action,
+            "move": f"{(e.before or {}).get('state')} → {(e.after or {}).get('state')}" if (e.before or {}).get("state") else "",
+            "text": e.reason or (e.after or {}).get("note", ""),
+        }
+        for e in events.select_related("actor").order_by("at", "id")
+    ]
     can_manage = user.has_perm(roles.MANAGE, company)
     return render(
         request,

@@ -13,13 +13,11 @@ EMAIL_RETRY_BASE = 60  # seconds; doubled on each retry: 1, 2, 4, 8, 16 minutes
 
 @shared_task(bind=True, acks_late=True, max_retries=services.EMAIL_MAX_ATTEMPTS - 1)
 def send_notification_email(self, notification_id: int) -> str:
-    """Send one notification's email; a refusal of the mail server is retried with backoff. In
-    process (``make run``) there is no waiting: the attempt is recorded and the sweep retries."""
+    """Send one notification's email; a refusal of the mail server is retried with backoff
+    (each attempt is recorded on the notification; after the last one it is marked failed)."""
     try:
         n = services.notification_email_send(notification_id=notification_id)
     except Exception as exc:
-        if self.request.is_eager:
-            return "pending"
         if self.request.retries >= self.max_retries:
             services.notification_email_give_up(notification_id=notification_id, error=f"{type(exc).__name__}: {exc}")
             return "failed"

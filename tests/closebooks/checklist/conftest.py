@@ -12,13 +12,14 @@ from tests.factories import AccountFactory
 
 @pytest.fixture
 def eager_tasks():
-    """Celery tasks run in this process while the test lasts (retries included, without waiting)."""
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
+    """Celery tasks run in this process while the test lasts, retries included (at once: eager
+    Celery re-applies a retried task instead of waiting its countdown, unless it propagates)."""
+    before = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, False
     try:
         yield
     finally:
-        app.conf.task_always_eager = before
+        app.conf.task_always_eager, app.conf.task_eager_propagates = before
 
 
 @pytest.fixture

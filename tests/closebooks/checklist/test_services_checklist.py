@@ -251,6 +251,12 @@ def test_built_in_steps_complete_themselves_and_lock_waits_for_tasks_due_before_
         period_lock(period=march, actor=team["manager"])
 
     services.task_review(task=services.task_prepare(task=accruals, actor=team["preparer"]), actor=team["reviewer"])
+    from closebooks.api.models import WebhookDelivery
+    from closebooks.api.services import webhook_create
+
+    webhook_create(company=company, actor=None, url="https://hooks.example.com/in", events=["period.locked"])
     period_lock(period=march, actor=team["manager"])
+    (announced,) = WebhookDelivery.objects.filter(event="period.locked")
+    assert announced.payload["data"]["period"] == "2026-03" and announced.payload["data"]["state"] == "locked"
     assert _task(company, "Lock the period").state == ChecklistTask.State.DONE
     assert _task(company, "Flux review").state == ChecklistTask.State.OPEN

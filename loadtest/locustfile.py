@@ -1,6 +1,7 @@
 """The `make load` scenario (scripts/load.sh): people browsing a company with a million journal
-lines -- dashboard, journal, Review, reports, reconcile pages, document lists -- and posting
-invoices, while a sync runs. Loopback only; users and time are bounded by the command line.
+lines -- dashboard, journal, Review, reports, reconcile pages, document lists, the close checklist
+and My tasks -- posting invoices, and another system asking the API whether dates are open, while
+a sync runs. Loopback only; users and time are bounded by the command line.
 
 Reads LOAD_INFO (the JSON ``manage.py load_prepare`` printed: ids and signed-in sessions) and LOAD_RESULT
 (where to write the figures: p50/p95/p99 per page and the error count, as one JSON object)."""
@@ -79,6 +80,33 @@ class Accountant(HttpUser):
     def documents(self):
         kind = random.choice(["invoices", "bills", "payments"])
         self.get(f"/c/{SLUG}/{kind}/", "document list")
+
+    @task(3)
+    def checklist(self):
+        self.get(f"/c/{SLUG}/checklist/{INFO['checklist_period']}/", "checklist period")
+
+    @task(2)
+    def checklist_task(self):
+        self.get(f"/c/{SLUG}/checklist/{INFO['checklist_period']}/tasks/{INFO['task_id']}/", "checklist task")
+
+    @task(2)
+    def my_tasks(self):
+        self.get("/my-tasks/", "my tasks")
+
+    @task(4)
+    def api_date_check(self):
+        """Another system asking whether a date is open (a billing run checks each invoice's date)."""
+        day = random.choice([INFO["today"], INFO["last_month"] + "-15"])
+        with self.client.get(
+            f"/api/v1/companies/{SLUG}/books-closed/check?date={day}&operation=document_create",
+            name="api date check",
+            headers={"Authorization": f"Bearer {INFO['api_key']}"},
+            catch_response=True,
+        ) as response:
+            if response.status_code != 200:
+                response.failure(f"HTTP {response.status_code}")
+            elif "open" not in response.json():
+                response.failure("no decision in the answer")
 
     @task(2)
     def post_invoice(self):

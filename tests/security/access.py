@@ -32,6 +32,7 @@ class Page:
     ok: tuple = ()
     refused: tuple = ()  # statuses of a refusal shown on the page (a message, a form error); nothing may be written
     data: dict = field(default_factory=dict)  # POST fields; a value naming a world object (``@name``) posts its pk
+    api: str | None = None  # an API call: the key scope it needs ("read", "post") or PUBLIC; sessions do not count
 
 
 ACCESS: dict[str, Page] = {
@@ -128,4 +129,46 @@ ACCESS: dict[str, Page] = {
     "integrations:sync": Page(post=MANAGE),
     "integrations:run": Page(get=VIEW, pk="run"),
     "integrations:run_progress": Page(get=VIEW, pk="run"),
+    # ---------------------------------------------------------------- close checklist
+    "checklist:template": Page(get=VIEW),
+    "checklist:template_new": Page(get=MANAGE, post=MANAGE),
+    "checklist:template_edit": Page(get=MANAGE, post=MANAGE, pk="task_template"),
+    "checklist:attachment": Page(get=VIEW, pk="attachment"),
+    "checklist:period": Page(get=VIEW, kwargs=PERIOD),
+    "checklist:period_start": Page(post=MANAGE, kwargs=PERIOD),
+    "checklist:period_refresh": Page(post=MANAGE, kwargs=PERIOD),
+    "checklist:task": Page(get=VIEW, kwargs=PERIOD, pk="task"),
+    # signing off is the task's preparer's or reviewer's: any other member is refused on the page (400)
+    "checklist:task_prepare": Page(post=VIEW, kwargs=PERIOD, pk="task", ok=(302, 400)),
+    "checklist:task_review": Page(post=VIEW, kwargs=PERIOD, pk="task", ok=(302, 400)),
+    "checklist:task_send_back": Page(post=VIEW, kwargs=PERIOD, pk="task", ok=(302, 400)),
+    "checklist:task_reassign": Page(post=MANAGE, kwargs=PERIOD, pk="task", ok=(302, 400)),
+    "my_tasks": Page(get=LOGIN),
+    # ---------------------------------------------------------------- notifications (a person's own)
+    "notifications:list": Page(get=LOGIN),
+    "notifications:read": Page(post=LOGIN),
+    "notifications:preferences": Page(get=LOGIN, post=LOGIN),
+    # ---------------------------------------------------------------- API keys and webhooks
+    "api_settings:keys": Page(get=ADMINISTER, post=ADMINISTER, ok=(200, 400)),  # 400: the empty form
+    "api_settings:key_revoke": Page(post=ADMINISTER, pk="api_key"),
+    "api_settings:webhooks": Page(get=ADMINISTER, post=ADMINISTER, ok=(200, 400)),
+    "api_settings:webhook": Page(get=ADMINISTER, pk="webhook"),
+    "api_settings:webhook_delete": Page(post=ADMINISTER, pk="webhook"),
+    "api_settings:delivery_redeliver": Page(post=ADMINISTER, pk="delivery"),
+    # ---------------------------------------------------------------- the API: company keys, not sessions
+    "api-v1:openapi-json": Page(api=PUBLIC),
+    "api-v1:openapi-view": Page(api=PUBLIC),
+    "api-v1:api-root": Page(api=PUBLIC, ok=(404,)),  # nothing lives at the bare version prefix
+    "api-v1:books_closed": Page(api="read"),
+    "api-v1:date_check": Page(api="read", data={"date": "2026-03-10"}),  # the query
+    "api-v1:periods": Page(api="read"),
+    "api-v1:close_progress": Page(api="read"),
+    "api-v1:journal_entries": Page(
+        api="post",
+        ok=(201,),
+        data={
+            "entry_date": "2026-04-10",
+            "lines": [{"account": "@account_code", "debit": "1.00"}, {"account": "@counter_code", "credit": "1.00"}],
+        },
+    ),
 }

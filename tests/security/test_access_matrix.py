@@ -37,9 +37,13 @@ def test_every_url_pattern_is_in_the_access_table():
     assert not set(ACCESS) - names, f"ACCESS names URLs that no longer exist: {sorted(set(ACCESS) - names)}"
 
 
+COMPANY_NAMESPACES = {"ledger", "reconciliation", "close", "integrations", "month_end", "checklist", "api_settings"}
+API_WITHOUT_COMPANY = {"api-v1:openapi-json", "api-v1:openapi-view", "api-v1:api-root"}
+
+
 def _url(name: str, page: Page, world, side="own") -> str:
     kwargs = dict(page.kwargs)
-    if name.split(":")[0] in {"ledger", "reconciliation", "close", "integrations", "month_end"}:
+    if name.split(":")[0] in COMPANY_NAMESPACES or (page.api and name not in API_WITHOUT_COMPANY):
         kwargs["slug"] = world.own.company.slug
     if page.pk:
         kwargs["pk"] = getattr(world, side).objects[page.pk].pk
@@ -79,7 +83,7 @@ def _served(response, page: Page, method: str) -> bool:
     return response.status_code == 200 if method == "get" else response.status_code in (200, 302)
 
 
-@pytest.mark.parametrize("name", sorted(ACCESS))
+@pytest.mark.parametrize("name", sorted(n for n, p in ACCESS.items() if not p.api))
 def test_url_access_by_role(name, world, clients):
     page = ACCESS[name]
     problems = []
@@ -116,6 +120,54 @@ def test_url_access_by_role(name, world, clients):
                 response = _request(clients[role], method, url, _data(page, world, side="foreign"))
                 if response.status_code != 404 and response.audited:
                     problems.append(f"POST {url} with another company's {page.data} as {role}: it wrote")
+    assert not problems, "\n".join(problems)
+
+
+# ---------------------------------------------------------------- the API (company keys)
+
+
+def _api_call(client, name: str, page: Page, world, key: str | None):
+    import json
+
+    url = _url(name, page, world)
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"} if key else {}
+    side = world.own
+    if page.api == "post":
+        body = json.loads(
+            json.dumps(page.data)
+            .replace("@account_code", side.objects["account"].code)
+            .replace("@counter_code", side.objects["mapping"].account.code)
+        )
+        with transaction.atomic():
+            response = client.post(url, data=json.dumps(body), content_type="application/json", **headers)
+            transaction.set_rollback(True)
+        return response
+    return client.get(url, page.data, **headers)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, p in ACCESS.items() if p.api))
+def test_api_access_by_key(name, world, clients):
+    """A session never authenticates the API; a key answers for its own company only (another
+    company's key: 404, as for a company that does not exist) and within its scope (403)."""
+    page = ACCESS[name]
+    problems = []
+    served = page.ok or ((200,) if page.api != "post" else (201,))
+    for role in ROLES:  # signed in or not, without a key
+        status = _api_call(clients[role], name, page, world, None).status_code
+        wanted = served if page.api == PUBLIC else (401,)
+        if status not in wanted:
+            problems.append(f"{name} as {role} without a key: got {status}, expected {wanted}")
+    if page.api != PUBLIC:
+        client = clients["anonymous"]
+        for scope, key in world.own.keys.items():
+            status = _api_call(client, name, page, world, key).status_code
+            wanted = served if (page.api == "read" or scope == "post") else (403,)
+            if status not in wanted:
+                problems.append(f"{name} with the own company's {scope} key: got {status}, expected {wanted}")
+        for scope, key in world.foreign.keys.items():
+            status = _api_call(client, name, page, world, key).status_code
+            if status != 404:
+                problems.append(f"{name} with another company's {scope} key: got {status}, expected 404")
     assert not problems, "\n".join(problems)
 
 

@@ -11,6 +11,10 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from closebooks.api import services as api_services
+from closebooks.api.models import ApiCall, WebhookDelivery
+from closebooks.checklist import services as checklist_services
+from closebooks.checklist.models import TaskAttachment
 from closebooks.models import Period
 from closebooks.month_end.models import CheckAcceptance
 from integrations.models import (
@@ -36,10 +40,12 @@ PERIOD = "2026-03"
 
 @dataclass
 class Side:
-    """One company and a row of every kind in it, by name (the names the ACCESS table uses)."""
+    """One company and a row of every kind in it, by name (the names the ACCESS table uses), and
+    its API keys' plaintexts by scope."""
 
     company: Company
     objects: dict = field(default_factory=dict)
+    keys: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -129,7 +135,36 @@ def _side(name: str) -> Side:
             reason="Known timing difference",
         ),
     }
-    return Side(company, objects)
+    objects.update(_close_team(name, company, objects))
+    read = api_services.api_key_create(company=company, actor=None, name="read", scope="read")
+    post = api_services.api_key_create(company=company, actor=None, name="post", scope="post")
+    hook = api_services.webhook_create(
+        company=company, actor=None, url=f"https://hooks-{name}.example.com/in", events=["period.locked"]
+    ).endpoint
+    objects.update(
+        {
+            "api_key": read.key,
+            "api_call": ApiCall.objects.create(company=company, key=read.key, method="GET", path="/api/v1/", status=200),
+            "webhook": hook,
+            "delivery": WebhookDelivery.objects.create(
+                endpoint=hook, company=company, event="period.locked", payload={}, status=WebhookDelivery.Status.FAILED
+            ),
+        }
+    )
+    return Side(company, objects, keys={"read": read.plaintext, "post": post.plaintext})
+
+
+def _close_team(name: str, company: Company, objects: dict) -> dict:
+    """A checklist for PERIOD with one task of the company's own, prepared and reviewed by two of its accountants."""
+    preparer = factories.member(company, Role.ACCOUNTANT, username=f"sec-{name}-preparer")
+    reviewer = factories.member(company, Role.ACCOUNTANT, username=f"sec-{name}-reviewer")
+    template = checklist_services.template_task_save(
+        company=company, actor=None, name="Accruals", preparer=preparer, reviewer=reviewer, due_day=2
+    )
+    checklist = checklist_services.checklist_create(period=objects["period"], actor=None)
+    task = checklist.tasks.get(template=template)
+    attachment = TaskAttachment.objects.create(task=task, name="workpaper.txt", content_type="text/plain", size=2, data=b"ok")
+    return {"task_template": template, "checklist": checklist, "task": task, "attachment": attachment}
 
 
 def build() -> World:

@@ -40,6 +40,7 @@ install-test: $(VENV)/.installed-test
 run: install
 	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py migrate --noinput
 	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py seed_demo
+	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py seed_demo_close
 	@env -u DATABASE_URL -u REDIS_URL $(PY) manage.py run_fake_vendor --provider qbo --port $(FAKE_QBO_PORT) --limits off & \
 	FAKE=$$!; trap 'kill $$FAKE 2>/dev/null' EXIT INT TERM; \
 	env -u DATABASE_URL -u REDIS_URL $(DEMO_QBO) $(PY) manage.py demo_connect --redirect-uri http://$(HOST):$(PORT)/integrations/callback/qbo/ && \

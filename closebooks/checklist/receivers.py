@@ -13,4 +13,4 @@ def _sync_run_finished(sender, run_id: int, **kwargs) -> None:
 
     run = SyncRun.objects.filter(pk=run_id, kind=SyncRun.Kind.PUSH).values_list("company_id", flat=True).first()
     if run is not None:
-        tasks.builtins_refresh.delay(run)
+        tasks.sync_step_refresh.delay(run)

@@ -23,7 +23,7 @@ from ledger.models import Company, JournalLine, Membership
 from ledger.services import audit_record
 
 from .exceptions import ChecklistError
-from .models import Builtin, Checklist, ChecklistTask, TaskAttachment, TaskTemplate
+from .models import SELF_COMPLETING, Builtin, Checklist, ChecklistTask, TaskAttachment, TaskTemplate
 from .workdays import working_day_after
 
 # The built-in steps every template starts with, and their default working days.
@@ -493,7 +493,7 @@ def _builtin_conditions(company: Company, period: Period, wanted: set[str]) -> d
 
 
 @transaction.atomic
-def builtins_refresh(*, company: Company, month: date) -> list[ChecklistTask]:
+def builtins_refresh(*, company: Company, month: date, steps: Iterable[str] | None = None) -> list[ChecklistTask]:
     """Move the period's self-completing steps to what closebooks now sees: done when their
     condition holds, open again when it no longer does (an entry changed after the sync, an
     unlock). A period that is locked or closed has every step of its own done. Returns the tasks
@@ -503,7 +503,7 @@ def builtins_refresh(*, company: Company, month: date) -> list[ChecklistTask]:
     tasks = list(
         ChecklistTask.objects.select_for_update()
         .select_related("checklist")
-        .filter(checklist__company=company, checklist__month=month, builtin__in=[Builtin.REVIEW, Builtin.SYNC, Builtin.LOCK])
+        .filter(checklist__company=company, checklist__month=month, builtin__in=list(steps or SELF_COMPLETING))
     )
     if not tasks:
         return []
@@ -539,8 +539,9 @@ def builtins_refresh(*, company: Company, month: date) -> list[ChecklistTask]:
     return moved
 
 
-def builtins_refresh_open(*, company: Company) -> int:
-    """Refresh the built-in steps of every checklist of ``company`` whose period is not done yet."""
+def builtins_refresh_open(*, company: Company, steps: Iterable[str] | None = None) -> int:
+    """Refresh the built-in steps (``steps``: some of them) of every checklist of ``company``
+    whose period is not locked yet."""
     months = Checklist.objects.filter(company=company).values_list("month", flat=True)
     done = set(
         ChecklistTask.objects.filter(
@@ -550,7 +551,7 @@ def builtins_refresh_open(*, company: Company) -> int:
     moved = 0
     for month in months:
         if month not in done:
-            moved += len(builtins_refresh(company=company, month=month))
+            moved += len(builtins_refresh(company=company, month=month, steps=steps))
     return moved
 
 
@@ -564,7 +565,7 @@ def tasks_due_tomorrow_remind(*, company: Company) -> int:
     tomorrow = next_working_day(company.today())
     told = 0
     tasks = ChecklistTask.objects.filter(company=company, due_date=tomorrow).exclude(state=ChecklistTask.State.DONE)
-    for task in tasks.exclude(builtin__in=[Builtin.REVIEW, Builtin.SYNC, Builtin.LOCK]).select_related("checklist", "company"):
+    for task in tasks.exclude(builtin__in=SELF_COMPLETING).select_related("checklist", "company"):
         holder = task.reviewer if task.state in (ChecklistTask.State.PREPARED, ChecklistTask.State.REVIEWED) else task.preparer
         if holder is None:
             continue

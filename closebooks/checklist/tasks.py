@@ -10,6 +10,7 @@ from ledger.exceptions import LedgerError
 from ledger.models import Company
 
 from . import services
+from .models import Builtin
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,8 @@ def daily() -> dict:
 
 
 @shared_task(acks_late=True)
-def builtins_refresh(company_id: int) -> int:
+def sync_step_refresh(company_id: int) -> int:
+    """After a push run: the Sync step of each open checklist follows what is synced now (the
+    Review step's checks are left to the hourly pass: they sum the whole history)."""
     company = Company.objects.filter(pk=company_id).first()
-    return services.builtins_refresh_open(company=company) if company else 0
+    return services.builtins_refresh_open(company=company, steps=[Builtin.SYNC]) if company else 0

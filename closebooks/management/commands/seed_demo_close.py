@@ -62,6 +62,5 @@ class Command(BaseCommand):
             last_month = company.today().replace(day=1) - timedelta(days=1)
             period = close_selectors.period_get(company, last_month.strftime("%Y-%m"))
             checklist_services.checklist_create(period=period, actor=demo)
-        self.stdout.write(
-            self.style.SUCCESS(f"Demo close checklist ready for {period.name}; the reviewer signs in as {REVIEWER} / {DEMO_PASSWORD}")
-        )
+        ready = f"Demo close checklist ready for {period.name}; the reviewer signs in as {REVIEWER} / {DEMO_PASSWORD}"
+        self.stdout.write(self.style.SUCCESS(ready))

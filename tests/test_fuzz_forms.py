@@ -465,6 +465,32 @@ CASES = [
         {"company_id": ("text", None), "user_id": ("text", None), "password": ("text", None)},
         expects_refusal=False,
     ),
+    # ---------------------------------------------------------------- issue 20: checklist, API keys, webhooks
+    Case(
+        "checklist template task",
+        lambda w: reverse("checklist:template_new", kwargs={"slug": w["company"].slug}),
+        lambda w: {"name": "Accruals", "preparer": w["admin"].pk, "reviewer": w["accountant"].pk, "due_day": "3", "active": "on"},
+        {
+            "name": ("text", 200),
+            "instructions": ("text", 5000),
+            "preparer": ("id", None),
+            "reviewer": ("id", None),
+            "due_day": ("id", None),
+            "depends_on": ("id", None),
+        },
+    ),
+    Case(
+        "API key",
+        lambda w: reverse("api_settings:keys", kwargs={"slug": w["company"].slug}),
+        lambda w: {"name": "Payroll", "scope": "read", "expires_at": ""},
+        {"name": ("text", 100), "scope": ("text", None), "expires_at": ("date", None)},
+    ),
+    Case(
+        "webhook",
+        lambda w: reverse("api_settings:webhooks", kwargs={"slug": w["company"].slug}),
+        lambda w: {"url": "https://hooks.example.com/in", "events": "period.locked"},
+        {"url": ("text", 500), "events": ("text", None)},
+    ),
 ]
 
 
@@ -516,6 +542,8 @@ def _build_world():
         "bank": bank,
         "entry": entry,
         "outsider": member(CompanyFactory(), Role.VIEWER),
+        "admin": admin,
+        "accountant": member(company, Role.ACCOUNTANT),
         "invoice": document(company, "invoice", party=customer, amount="50.00"),
         "bill": document(company, "bill", party=vendor),
         "credit_memo": document(company, "credit_memo", party=customer, amount="20.00"),
@@ -537,7 +565,7 @@ def _build_world():
 def _tables() -> list[str]:
     return [
         m._meta.db_table
-        for label in ("ledger", "reconciliation", "integrations", "closebooks", "month_end")
+        for label in ("ledger", "reconciliation", "integrations", "closebooks", "month_end", "checklist", "closebooks_api")
         if label in {a.label for a in apps.get_app_configs()}
         for m in apps.get_app_config(label).get_models()
         if m._meta.managed and not m._meta.proxy

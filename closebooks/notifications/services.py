@@ -61,7 +61,7 @@ def notify(
             user=user,
             company=company,
             kind=kind,
-            title=title[:300],
+            title=" ".join(title.split())[:300],  # one line: it is an email subject too
             body=body,
             link=link[:500],
             in_app=in_app,

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ledger.forms import parse_id
@@ -28,7 +29,8 @@ def mark_read(request):
     count = services.notifications_mark_read(user=request.user, ids=[one] if one else None)
     if one:
         target = Notification.objects.filter(user=request.user, pk=one).values_list("link", flat=True).first()
-        if target and target.startswith("/") and not target.startswith("//"):
+        safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+        if target and safe:
             return redirect(target)
     messages.success(request, f"{count} marked as read.")
     return redirect("notifications:list")

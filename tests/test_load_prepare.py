@@ -37,3 +37,29 @@ def test_load_company_balances_and_is_kept_between_runs(client):
     client.cookies["sessionid"] = first["sessions"][0]
     response = client.get(reverse("ledger:journal", args=["load-test"]))
     assert response.status_code == 200 and "JE-" in response.content.decode()
+
+
+def test_load_close_adds_last_months_checklist_and_an_api_key(client):
+    """The load scenario's checklist pages and API date check (issue 20) have their rows and key."""
+    from closebooks.api.models import ApiKey
+    from closebooks.checklist.models import Checklist
+
+    session = prepare(sessions=1)["sessions"][0]
+    out = StringIO()
+    call_command("load_prepare_close", slug="load-test", stdout=out)
+    info = json.loads(out.getvalue().strip().splitlines()[-1])
+    company = Company.objects.get(slug="load-test")
+    assert Checklist.objects.get(company=company).key == info["checklist_period"]
+    client.cookies["sessionid"] = session
+    page = client.get(reverse("checklist:task", args=["load-test", info["checklist_period"], info["task_id"]]))
+    assert page.status_code == 200
+    answer = client.get(
+        f"/api/v1/companies/load-test/books-closed/check?date={info['checklist_period']}-15",
+        HTTP_AUTHORIZATION=f"Bearer {info['api_key']}",
+    )
+    assert answer.status_code == 200 and "open" in answer.json()
+
+    again = StringIO()
+    call_command("load_prepare_close", slug="load-test", stdout=again)
+    assert Checklist.objects.filter(company=company).count() == 1
+    assert ApiKey.objects.filter(company=company, name="load", revoked_at__isnull=True).count() == 1

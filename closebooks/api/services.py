@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
@@ -248,11 +249,13 @@ def webhook_emit(*, company_id: int, event: str, data: dict) -> list[WebhookDeli
     return made
 
 
-def _enqueue(ids: list[int]) -> None:
-    from .tasks import deliver_webhook
+DELIVER_TASK = "closebooks.api.tasks.deliver_webhook"  # looked up by name: the tasks import this module
 
+
+def _enqueue(ids: list[int]) -> None:
+    deliver = current_app.tasks[DELIVER_TASK]
     for pk in ids:
-        deliver_webhook.delay(pk)
+        deliver.delay(pk)
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Iterable
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage
@@ -85,12 +86,14 @@ def notify(
     return made
 
 
-def _enqueue_emails(ids: list[int]) -> None:
-    from .tasks import send_notification_email
+EMAIL_TASK = "closebooks.notifications.tasks.send_notification_email"  # by name: the tasks import this module
 
+
+def _enqueue_emails(ids: list[int]) -> None:
+    send = current_app.tasks[EMAIL_TASK]
     for pk in ids:
         try:
-            send_notification_email.delay(pk)
+            send.delay(pk)
         except Exception:  # the broker is down: the sweep sends it later, the action stands
             log.warning("notification %s: could not queue its email; the sweep will send it", pk, exc_info=True)
 

@@ -16,7 +16,7 @@ from enum import StrEnum
 from django.conf import settings
 from django.db import transaction
 from django.http import Http404, HttpRequest
-from ninja import Field, NinjaAPI, Query, Schema
+from ninja import Field, NinjaAPI, Query, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 from ninja.throttling import BaseThrottle
@@ -441,14 +441,17 @@ def journal_entry_post(request, slug: str, payload: EntryIn):
                 after={"key": key.prefix, "key_name": key.name},
             )
     except BooksClosedError as exc:
-        return 409, {"error": "books_closed", "message": exc.message, "closed_date": exc.closed_date}
+        return Status(409, {"error": "books_closed", "message": exc.message, "closed_date": exc.closed_date})
     except LedgerError as exc:
         raise ApiRefusal(422, "invalid", exc.message, field=exc.field or "") from None
     request.api_result = entry.pk
-    return 201, {
-        "id": entry.pk,
-        "entry_date": entry.entry_date,
-        "memo": entry.memo,
-        "reference": entry.reference,
-        "is_balanced": entry.is_balanced,
-    }
+    return Status(
+        201,
+        {
+            "id": entry.pk,
+            "entry_date": entry.entry_date,
+            "memo": entry.memo,
+            "reference": entry.reference,
+            "is_balanced": entry.is_balanced,
+        },
+    )

@@ -32,6 +32,42 @@ def pytest_configure(config):
             "closebooks tests run against PostgreSQL only. Run them with `make test`, or set "
             "DATABASE_URL=postgres://postgres@127.0.0.1:5432/closebooks."
         )
+    _check_vendor_contracts_on_every_request()
+
+
+# ---------------------------------------------------------------- vendor contracts (issue 22)
+
+
+def _check_vendor_contracts_on_every_request():
+    """Every request a provider client sends in a test is checked against the vendor's published
+    schema before it leaves (integrations.contracts); the fakes check what they receive as well."""
+    import httpx
+
+    from integrations import contracts
+
+    original = httpx.Client.send
+
+    def send(self, request, **kwargs):
+        contracts.check_http(
+            request.method, request.url.path, dict(request.url.params), dict(request.headers), request.read() or None
+        )
+        return original(self, request, **kwargs)
+
+    httpx.Client.send = send
+
+
+@pytest.fixture(autouse=True)
+def vendor_contracts():
+    """A test during which any request broke a vendor's contract fails, even if the code under test
+    swallowed the error (a task recording it as a run error, a fake answering 400)."""
+    from integrations import contracts
+
+    start = len(contracts.VIOLATIONS)
+    yield
+    broken = contracts.VIOLATIONS[start:]
+    if broken:
+        del contracts.VIOLATIONS[start:]
+        pytest.fail("Requests that break a vendor's published contract:\n" + "\n".join(broken), pytrace=False)
 
 
 @pytest.fixture

@@ -17,6 +17,8 @@ from decimal import Decimal, InvalidOperation
 
 from defusedxml import ElementTree as SafeET
 
+from integrations import contracts
+
 from .chart import default_chart
 from .server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, FakeVendor, Request, Response
 
@@ -138,6 +140,12 @@ class FakeSageIntacct(FakeVendor):
             return self._failed_control("XL03000003", "XML Parse error", "The request is not well-formed XML.")
         if root.tag != "request" or root.find("control") is None or root.find("operation") is None:
             return self._failed_control("XL03000003", "XML Parse error", "A request needs <control> and <operation>.")
+        try:
+            # The gateway validates every 3.0 request against api.xsd (intacct/intacct_dtd README) and
+            # answers a request that does not match with a control failure.
+            contracts.check_intacct(request.body)
+        except contracts.ContractViolation as exc:
+            return self._failed_control("XL03000003", "XML Parse schema error", str(exc))
         control = root.find("control")
         if control.findtext("senderid") != self.client_id or control.findtext("password") != self.client_secret:
             return self._failed_control("XL03000006", "Sign-in information is incorrect", "Sender credentials refused.")

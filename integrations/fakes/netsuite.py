@@ -80,6 +80,11 @@ class FakeNetSuite(FakeVendor):
     def callback_extra(self) -> dict:
         return {"company": self.tenant_id, "role": "3", "entity": "-5"}
 
+    def contract_error(self, request: Request, message: str) -> Response:
+        # Oracle "Error Handling in REST Web Services": a request the record's metadata refuses is a 400
+        # with o:errorDetails (INVALID_CONTENT for a body that does not match the record).
+        return error(400, "INVALID_CONTENT", message)
+
     def unauthorized(self) -> Response:
         return error(401, "INVALID_LOGIN", "Invalid login attempt. For more details, see the Login Audit Trail.")
 

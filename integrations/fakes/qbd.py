@@ -22,6 +22,8 @@ from decimal import Decimal, InvalidOperation
 
 from defusedxml import ElementTree as SafeET
 
+from integrations import contracts
+
 from .chart import default_chart
 
 NS = "http://developer.intuit.com/"
@@ -32,6 +34,16 @@ TYPES = {"asset": "OtherCurrentAsset", "liability": "OtherCurrentLiability", "eq
 
 class WebConnectorStopped(Exception):
     """The conversation ended with an error the Web Connector would show its user."""
+
+
+class QbxmlRefused(Exception):
+    """QuickBooks could not parse a request against its qbXML schema."""
+
+
+# QBWC Programmer's Guide: when QuickBooks cannot parse the request, receiveResponseXML gets an empty
+# response, this HRESULT and QuickBooks' message.
+PARSE_HRESULT = "0x80040400"
+PARSE_MESSAGE = "QuickBooks found an error when parsing the provided XML text stream."
 
 
 class FakeQuickBooksDesktop:
@@ -59,7 +71,15 @@ class FakeQuickBooksDesktop:
         for name, value in args.items():
             ET.SubElement(node, f"{{{NS}}}{name}").text = str(value)
         self.calls.append(method)
-        answer = self.transport(b'<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(envelope), f"{NS}{method}")
+        body = b'<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(envelope)
+        contracts.check_soap(body, f"the Web Connector's {method} call")
+        answer = self.transport(body, f"{NS}{method}")
+        try:
+            # The Web Connector reads closebooks' answer as the WSDL's message types; anything else ends
+            # the session with an error on its screen.
+            contracts.check_soap(answer, f"closebooks' answer to {method}")
+        except contracts.ContractViolation as exc:
+            raise WebConnectorStopped(str(exc)) from None
         root = SafeET.fromstring(answer)
         fault = root.find(f"{{{SOAP_NS}}}Body/{{{SOAP_NS}}}Fault")
         if fault is not None:
@@ -95,13 +115,18 @@ class FakeQuickBooksDesktop:
                 if not request:
                     self.last_error = self.call("getLastError", ticket=ticket).text or ""
                     return carried
-                response = self.quickbooks(request)
+                try:
+                    response, hresult, message = self.quickbooks(request), "", ""
+                except QbxmlRefused:
+                    response, hresult, message = "", PARSE_HRESULT, PARSE_MESSAGE
                 carried += 1
                 if self.lose_responses > 0:
                     self.lose_responses -= 1
                     self.call("connectionError", ticket=ticket, hresult="0x80072EE2", message="The operation timed out")
                     return carried
-                percent = int(self.call("receiveResponseXML", ticket=ticket, response=response, hresult="", message="").text)
+                percent = int(
+                    self.call("receiveResponseXML", ticket=ticket, response=response, hresult=hresult, message=message).text
+                )
                 self.percentages.append(percent)
                 if percent < 0:
                     self.last_error = self.call("getLastError", ticket=ticket).text or ""
@@ -220,6 +245,12 @@ class FakeQuickBooksDesktop:
         return Counter(int(m.group(1)) for j in self.journals.values() if (m := REF.match(j["RefNumber"])))
 
     def quickbooks(self, qbxml: str) -> str:
+        """QuickBooks' answer to one qbXML request. A request that does not parse against qbXML 13.0
+        is refused whole, as QuickBooks does (the Web Connector then reports its HRESULT)."""
+        try:
+            contracts.check_qbxml(qbxml)
+        except contracts.ContractViolation as exc:
+            raise QbxmlRefused(str(exc)) from None
         root = SafeET.fromstring(qbxml.encode())
         answers = ET.Element("QBXMLMsgsRs")
         for rq in root.find("QBXMLMsgsRq"):

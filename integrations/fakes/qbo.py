@@ -97,6 +97,11 @@ class FakeQuickBooksOnline(FakeVendor):
     def token_body(self, access: str, refresh: str) -> dict:
         return {**super().token_body(access, refresh), "x_refresh_token_expires_in": 8726400}
 
+    def contract_error(self, request: Request, message: str) -> Response:
+        # Intuit answers a body its schema refuses with a ValidationFault (code 2010: "Request has
+        # invalid or unsupported property"), HTTP 400.
+        return Response(400, {"Fault": fault("Request has invalid or unsupported property", message, "2010"), "time": now_text()})
+
     def unauthorized(self) -> Response:
         return Response(
             401,

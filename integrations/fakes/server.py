@@ -18,6 +18,7 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from integrations import contracts
 from integrations.providers.http import dumps
 
 DEFAULT_CLIENT_ID = "closebooks-dev-client"
@@ -205,6 +206,11 @@ class FakeVendor(abc.ABC):
             return self.authorize(request)
         if request.path.endswith("/token") or request.path.endswith("/tokens/bearer"):
             return self.token(request)
+        try:
+            # What the vendor's published schema refuses is refused here too, before anything else.
+            contracts.check_http(request.method, request.path, request.query, request.headers, request.body)
+        except contracts.ContractViolation as exc:
+            return self.contract_error(request, str(exc))
         token = self.authenticate(request)
         if isinstance(token, Response):
             return token
@@ -240,6 +246,10 @@ class FakeVendor(abc.ABC):
 
     def decorate(self, response: Response, tenant: str) -> Response:
         return response
+
+    def contract_error(self, request: Request, message: str) -> Response:
+        """The vendor's answer to a request its schema does not allow (each fake answers in its own shape)."""
+        return Response(400, {"error": "invalid_request", "error_description": message})
 
     def control(self, request: Request) -> Response:
         """Cross-process controls for the demo and the bench: state, and a few switches."""

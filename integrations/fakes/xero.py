@@ -68,6 +68,10 @@ class FakeXero(FakeVendor):
     def new_tenant_id(self) -> str:
         return str(uuid.uuid4())
 
+    def contract_error(self, request: Request, message: str) -> Response:
+        # Xero's schemas.Error shape: a body it cannot read is a PostDataInvalidException (ErrorNumber 14).
+        return Response(400, {"ErrorNumber": 14, "Type": "PostDataInvalidException", "Message": message})
+
     def unauthorized(self) -> Response:
         return Response(
             401,

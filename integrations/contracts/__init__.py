@@ -63,6 +63,15 @@ def record(vendor: str, what: str, problems: list[str]) -> None:
     raise ContractViolation(message)
 
 
+_ON_PURPOSE = threading.local()
+
+
+def sending_on_purpose() -> bool:
+    """True inside ``expect_violations`` in this thread: a client-side check lets the request go, so
+    that the fake vendor's own check can be seen refusing it."""
+    return getattr(_ON_PURPOSE, "active", False)
+
+
 @contextlib.contextmanager
 def expect_violations():
     """For tests that send a malformed request on purpose: the violations recorded inside are taken
@@ -70,9 +79,11 @@ def expect_violations():
     with _LOCK:
         start = len(VIOLATIONS)
     found: list[str] = []
+    _ON_PURPOSE.active = True
     try:
         yield found
     finally:
+        _ON_PURPOSE.active = False
         with _LOCK:
             found.extend(VIOLATIONS[start:])
             del VIOLATIONS[start:]

@@ -1,8 +1,9 @@
 """A fake Sage Intacct XML gateway (integration-apis.md §3): sender credentials in ``<control>``,
 ``getAPISession`` from a user login, ``readByQuery``/``readMore`` paging (GLACCOUNT, LOCATIONENTITY, and
 GLBATCH/GLENTRY with the query clauses the inbound pull uses), ``create`` of ``GLBATCH``
-(TR_TYPE 1/-1, positive amounts, m/d/Y dates, balanced, at least two lines), ``uniqueid=true``
-replaying a function whose controlid it has already executed, entities (locations) each closed
+(TR_TYPE 1/-1, positive amounts, m/d/Y dates, balanced, at least two lines) and ``delete``,
+``uniqueid=true`` refusing a function whose controlid it has already executed, ``transaction="true"``
+rolling the whole operation back, entities (locations) each closed
 through its own date with Intacct's "Periods are closed" text, and every error in an HTTP 200 body."""
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ class FakeSageIntacct(FakeVendor):
         self.closed_through: dict[str, date] = {}  # entity id ("" = top level) -> books closed through
         self.sessions: dict[str, float] = {}
         self.batches: dict[str, dict] = {}
-        self.replays: dict[str, ET.Element] = {}  # function controlid -> its first result
+        self.session_endpoint = ""  # the <endpoint> getAPISession answers ("": this fake's own gateway)
+        self.executed: set[str] = set()  # function controlids executed and completed (uniqueid=true)
         self.result_sets: dict[str, list[ET.Element]] = {}
         self.next_record = 4471
         self.tenant_name = "Intacct demo company"
@@ -165,16 +167,41 @@ class FakeSageIntacct(FakeVendor):
         ET.SubElement(authentication, "userid").text = USER_ID
         ET.SubElement(authentication, "companyid").text = self.tenant_id
         functions = root.findall("operation/content/function")
-        for function in functions:
-            controlid = function.get("controlid") or ""
-            with self.lock:
-                if unique and controlid in self.replays:
-                    operation.append(self.replays[controlid])
+        atomic = (root.find("operation").get("transaction") or "false").strip().lower() == "true"
+        with self.lock:
+            before = (dict(self.batches), set(self.executed), self.next_record)
+            results = []
+            for function in functions:
+                controlid = function.get("controlid") or ""
+                if unique and controlid in self.executed:
+                    # Intacct "XML Requests", uniqueid: "When set to true, which is the default, a request
+                    # cannot be repeated. The controlid attribute of the <function> element will be checked
+                    # to determine if the operation was previously executed and completed." It is refused,
+                    # not replayed. (The exact error number is not documented; this one is the fake's.)
+                    results.append(
+                        self._failure(
+                            function[0].tag if len(function) else "unknown",
+                            controlid,
+                            "XL03000009",
+                            "Duplicate control ID",
+                            f"A function with controlid {controlid} was already executed and completed (uniqueid is true).",
+                        )
+                    )
                     continue
                 result = self._function(function, controlid, user)
-                if unique and controlid:
-                    self.replays[controlid] = result
-            operation.append(result)
+                if unique and controlid and result.findtext("status") == "success":
+                    self.executed.add(controlid)
+                results.append(result)
+            if atomic and any(r.findtext("status") != "success" for r in results):
+                # operation transaction="true": one failure rolls every function of the operation back.
+                self.batches, self.executed, self.next_record = before
+                for result in results:
+                    if result.findtext("status") == "success":
+                        result.find("status").text = "aborted"
+                        data = result.find("data")
+                        if data is not None:
+                            result.remove(data)
+        operation.extend(results)
         return self._xml(answer)
 
     def _xml(self, element: ET.Element) -> Response:
@@ -229,15 +256,17 @@ class FakeSageIntacct(FakeVendor):
             result = self._result(call.tag, controlid, ok=True)
             api = ET.SubElement(ET.SubElement(result, "data"), "api")
             ET.SubElement(api, "sessionid").text = session
-            ET.SubElement(api, "endpoint").text = f"{self.url}/ia/xml/xmlgw.phtml"
+            ET.SubElement(api, "endpoint").text = self.session_endpoint or f"{self.url}/ia/xml/xmlgw.phtml"
             ET.SubElement(api, "locationid").text = ""
             return result
         if call.tag == "readByQuery":
             return self._read(call, controlid)
         if call.tag == "readMore":
             return self._read_more(call, controlid)
-        if call.tag in ("create", "update") and call.find("GLBATCH") is not None:
+        if call.tag == "create" and call.find("GLBATCH") is not None:
             return self._glbatch(call.tag, call.find("GLBATCH"), controlid)
+        if call.tag == "delete" and (call.findtext("object") or "").strip() == "GLBATCH":
+            return self._delete(call, controlid)
         return self._failure(call.tag, controlid, "BL01001973", f"Unknown function {call.tag}.")
 
     # ------------------------------------------------------------ reads
@@ -282,6 +311,9 @@ class FakeSageIntacct(FakeVendor):
             elif m := re.fullmatch(r"BATCHNO\s+IN\s*\(([^)]*)\)", clause):
                 wanted = {v.strip().strip("'") for v in m.group(1).split(",")}
                 batches = [b for b in batches if b["RECORDNO"] in wanted]
+            elif m := re.fullmatch(r"REFERENCENO\s+IN\s*\(([^)]*)\)", clause):
+                wanted = {v.strip().strip("'") for v in m.group(1).split(",")}
+                batches = [b for b in batches if b["REFERENCENO"] in wanted]
             else:
                 return f"Invalid query: {clause}"
         rows = []
@@ -362,6 +394,23 @@ class FakeSageIntacct(FakeVendor):
 
     # ------------------------------------------------------------ journal entries
 
+    def _delete(self, call: ET.Element, controlid: str) -> ET.Element:
+        """``<delete><object>GLBATCH</object><keys>RECORDNO</keys>``; a batch in a closed period stays."""
+        record = (call.findtext("keys") or "").strip()
+        batch = self.batches.get(record)
+        if batch is None:
+            return self._failure("delete", controlid, "BL01001973", f"Could not delete GLBATCH {record}: no such record.")
+        for location in set(batch["locations"]) | {""}:
+            closed = self.closed_through.get(location)
+            if closed is not None and batch["BATCH_DATE"] <= closed:
+                return self._failure(
+                    "delete", controlid, "BL03000139", CLOSED.format(when=batch["BATCH_DATE"].strftime("%m/%d/%Y"))
+                )
+        del self.batches[record]
+        result = self._result("delete", controlid, ok=True)
+        ET.SubElement(result, "key").text = record
+        return result
+
     def _glbatch(self, name: str, batch: ET.Element, controlid: str) -> ET.Element:
         try:
             when = datetime.strptime(batch.findtext("BATCH_DATE") or "", "%m/%d/%Y").date()  # noqa: DTZ007
@@ -399,13 +448,8 @@ class FakeSageIntacct(FakeVendor):
             closed = self.closed_through.get(location)
             if closed is not None and when <= closed:
                 return self._failure(name, controlid, "BL03000139", CLOSED.format(when=when.strftime("%m/%d/%Y")))
-        record = batch.findtext("RECORDNO")
-        if name == "update":
-            if record not in self.batches:
-                return self._failure(name, controlid, "BL01001973", f"No GLBATCH {record}.")
-        else:
-            record = str(self.next_record)
-            self.next_record += 1
+        record = str(self.next_record)
+        self.next_record += 1
         self.batches[record] = {
             "RECORDNO": record,
             "BATCHNO": str(int(record) - 4000),

@@ -128,6 +128,7 @@ class PushEntry:
     external_id: str = ""
     external_version: str = ""
     entity: str = ""  # the vendor's entity (Sage Intacct location) the entry belongs to (BC9)
+    base_currency: str = ""  # the company's base currency: an entry in it is sent without a currency where the vendor wants that
 
 
 @dataclass

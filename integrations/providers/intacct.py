@@ -13,6 +13,7 @@ reports the entities (locations) and learns a closed period from the "Periods ar
 from __future__ import annotations
 
 import json
+import re
 import uuid
 import xml.etree.ElementTree as ET  # noqa: S405 - builds requests only; answers are parsed with defusedxml
 from datetime import UTC, date, datetime, timedelta
@@ -59,9 +60,25 @@ def parse_ia_date(text: str) -> date:
 
 
 def controlid_for(key: str, local_id: int) -> str:
-    """The function controlid of one entry under one request key: stable across retries, so the
-    gateway (``uniqueid=true``) answers a resent function with its first result."""
+    """The function controlid of one entry under one request key: stable across retries. With
+    ``uniqueid=true`` the gateway refuses a function whose controlid it already executed and completed
+    (Intacct "XML Requests", uniqueid: "a request cannot be repeated") instead of repeating it, so a
+    resend after a lost answer never makes a second batch; the refusal sends us to REFERENCENO."""
     return f"je-{local_id}-{key}"[:256]
+
+
+def reference_for(local_id: int) -> str:
+    """The REFERENCENO closebooks gives the batch of local entry ``local_id``: how it is found again."""
+    return f"JE-{local_id}"
+
+
+# Intacct's documented hosts ("Web Services overview": api.intacct.com; getAPISession answers the
+# endpoint of the company's own data centre, always an intacct.com host). Any other endpoint in an
+# answer is not followed: the session id would be sent to it.
+TRUSTED_ENDPOINT = re.compile(r"^https://([a-z0-9-]+\.)*intacct\.com(:443)?/", re.IGNORECASE)
+# Intacct's system exchange rate type ("Exchange rate types" in Sage Intacct help): sent with CURRENCY
+# for an entry in a currency other than the entity's base currency, as JournalEntryLineCreate does.
+DEFAULT_RATE_TYPE = "Intacct Daily Rate"
 
 
 def credentials_secret(user_id: str, password: str) -> str:
@@ -132,7 +149,7 @@ class SageIntacct(Provider):
         if data is None or not (data.findtext("sessionid") or "").strip():
             raise UnexpectedResponse("Sage Intacct's getAPISession answer has no sessionid.")
         endpoint = (data.findtext("endpoint") or "").strip()
-        if endpoint:
+        if endpoint and TRUSTED_ENDPOINT.match(endpoint):
             self.endpoint = endpoint
         self.tokens = Tokens(
             access_token=data.findtext("sessionid").strip(),
@@ -143,9 +160,12 @@ class SageIntacct(Provider):
 
     # ---- transport
 
-    def _call(self, auth: ET.Element | None, functions: list[tuple[str, ET.Element]], *, login: bool = False) -> list[ET.Element]:
+    def _call(
+        self, auth: ET.Element | None, functions: list[tuple[str, ET.Element]], *, login: bool = False, transaction: bool = False
+    ) -> list[ET.Element]:
         """One request of ``functions`` (controlid, element); the results in the same order.
-        Raises on control or authentication failure; per-function failures stay in the results."""
+        Raises on control or authentication failure; per-function failures stay in the results.
+        ``transaction``: every function of the request is rolled back if one fails."""
         request = ET.Element("request")
         control = ET.SubElement(request, "control")
         ET.SubElement(control, "senderid").text = self.config.client_id
@@ -154,7 +174,7 @@ class SageIntacct(Provider):
         ET.SubElement(control, "uniqueid").text = "true"
         ET.SubElement(control, "dtdversion").text = "3.0"
         ET.SubElement(control, "includewhitespace").text = "false"
-        operation = ET.SubElement(request, "operation", transaction="false")
+        operation = ET.SubElement(request, "operation", transaction="true" if transaction else "false")
         authentication = ET.SubElement(operation, "authentication")
         if auth is not None:
             authentication.append(auth)
@@ -241,16 +261,16 @@ class SageIntacct(Provider):
         ]
 
     def _glbatch(self, entry: PushEntry) -> ET.Element:
-        create = ET.Element("update" if entry.external_id else "create")
+        """``<create><GLBATCH>`` as intacct-sdk-php's JournalEntryCreate/JournalEntryLineCreate write it."""
+        create = ET.Element("create")
         batch = ET.SubElement(create, "GLBATCH")
-        if entry.external_id:  # changed after its sync: the same batch, updated
-            ET.SubElement(batch, "RECORDNO").text = entry.external_id
         ET.SubElement(batch, "JOURNAL").text = "GJ"
         ET.SubElement(batch, "BATCH_DATE").text = ia_date(entry.entry_date)
         ET.SubElement(batch, "BATCH_TITLE").text = (entry.memo or f"closebooks JE-{entry.local_id}")[:100]
-        ET.SubElement(batch, "REFERENCENO").text = f"JE-{entry.local_id}"
+        ET.SubElement(batch, "REFERENCENO").text = reference_for(entry.local_id)
         ET.SubElement(batch, "STATE").text = "Posted"
         entries = ET.SubElement(batch, "ENTRIES")
+        foreign = bool(entry.base_currency) and entry.currency != entry.base_currency
         for line in entry.lines:
             debit = line.debit > 0
             amount = line.debit if debit else line.credit
@@ -258,31 +278,87 @@ class SageIntacct(Provider):
             ET.SubElement(gl, "ACCOUNTNO").text = line.external_account_code or line.external_account_id
             ET.SubElement(gl, "TR_TYPE").text = "1" if debit else "-1"
             ET.SubElement(gl, "TRX_AMOUNT").text = f"{abs(amount):.2f}"
-            ET.SubElement(gl, "CURRENCY").text = entry.currency
+            if foreign:  # CURRENCY only with its rate type; the base currency is the entity's own, sent as nothing
+                ET.SubElement(gl, "CURRENCY").text = entry.currency
+                ET.SubElement(gl, "EXCH_RATE_TYPE_ID").text = DEFAULT_RATE_TYPE
             if entry.entity:
                 ET.SubElement(gl, "LOCATION").text = entry.entity
             ET.SubElement(gl, "DESCRIPTION").text = (line.description or "")[:1000]
         return create
 
+    @staticmethod
+    def _delete(record: str) -> ET.Element:
+        """``<delete>`` of a GLBATCH (intacct-sdk-php JournalEntryDelete)."""
+        delete = ET.Element("delete")
+        ET.SubElement(delete, "object").text = "GLBATCH"
+        ET.SubElement(delete, "keys").text = record
+        return delete
+
+    def _outcome(self, entry: PushEntry, result: ET.Element) -> PushOutcome:
+        if (result.findtext("status") or "").strip() == "success":
+            record = result.findtext("data/glbatch/RECORDNO") or result.findtext("key") or ""
+            if not record.strip():
+                return PushOutcome(entry.local_id, error=UnexpectedResponse("Sage Intacct gave no RECORDNO."))
+            return PushOutcome(entry.local_id, external_id=record.strip())
+        number, text = _errors(result.find("errormessage"))
+        if CLOSED_TEXT in text.lower():
+            return PushOutcome(entry.local_id, error=ClosedPeriodRejected(f"Sage Intacct: {text}"))
+        return PushOutcome(
+            entry.local_id, error=EntryRejected(f"Sage Intacct refused JE-{entry.local_id} ({number}): {text or 'no detail'}")
+        )
+
+    def batches_by_reference(self, local_ids: list[int]) -> dict[int, str]:
+        """{local entry id: RECORDNO} of the batches in Intacct whose REFERENCENO is closebooks' for them."""
+        found: dict[int, str] = {}
+        for start in range(0, len(local_ids), BATCHES_PER_QUERY):
+            chunk = local_ids[start : start + BATCHES_PER_QUERY]
+            wanted = ", ".join(f"'{reference_for(i)}'" for i in chunk)
+            for row in self._read_all("GLBATCH", "RECORDNO,REFERENCENO", f"REFERENCENO IN ({wanted})"):
+                reference = (row.findtext("REFERENCENO") or "").strip()
+                if reference.startswith("JE-") and reference[3:].isdigit():
+                    found.setdefault(int(reference[3:]), (row.findtext("RECORDNO") or "").strip())
+        return found
+
     def push_entries(self, entries: list[PushEntry], *, key: str) -> list[PushOutcome]:
-        functions = [(controlid_for(key, e.local_id), self._glbatch(e)) for e in entries]
-        results = self._call(None, functions)
-        outcomes = []
-        for entry, result in zip(entries, results, strict=True):
-            if (result.findtext("status") or "").strip() == "success":
-                record = result.findtext("data/glbatch/RECORDNO") or result.findtext("key") or ""
-                if not record.strip():
-                    outcomes.append(PushOutcome(entry.local_id, error=UnexpectedResponse("Sage Intacct gave no RECORDNO.")))
-                else:
-                    outcomes.append(PushOutcome(entry.local_id, external_id=record.strip()))
-                continue
-            number, text = _errors(result.find("errormessage"))
-            if CLOSED_TEXT in text.lower():
-                error: ProviderError = ClosedPeriodRejected(f"Sage Intacct: {text}")
-            else:
-                error = EntryRejected(f"Sage Intacct refused JE-{entry.local_id} ({number}): {text}")
-            outcomes.append(PushOutcome(entry.local_id, error=error))
-        return outcomes
+        """New entries go as one request of ``create`` functions. An entry changed after its sync is
+        deleted and created again in a request of its own that Intacct runs as one transaction: the SDK
+        offers no update of GLBATCH (JournalEntryCreate and JournalEntryDelete only).
+
+        A function Intacct refuses may be one it already ran for a request whose answer was lost: the
+        gateway refuses the repeated controlid rather than repeating it. So every refused entry is
+        looked up by its REFERENCENO before the refusal is believed; a batch found is the entry, synced."""
+        new = [e for e in entries if not e.external_id]
+        outcomes: dict[int, PushOutcome] = {}
+        delete_failed: set[int] = set()
+        if new:
+            results = self._call(None, [(controlid_for(key, e.local_id), self._glbatch(e)) for e in new])
+            for entry, result in zip(new, results, strict=True):
+                outcomes[entry.local_id] = self._outcome(entry, result)
+        for entry in (e for e in entries if e.external_id):
+            delete, create = self._call(
+                None,
+                [
+                    (f"del-{entry.local_id}-{key}"[:256], self._delete(entry.external_id)),
+                    (controlid_for(key, entry.local_id), self._glbatch(entry)),
+                ],
+                transaction=True,
+            )
+            outcomes[entry.local_id] = self._outcome(entry, create)
+            if (delete.findtext("status") or "").strip() != "success":
+                delete_failed.add(entry.local_id)  # the old batch may be gone already
+        refused = [e for e in entries if outcomes[e.local_id].error is not None]
+        if refused:
+            found = self.batches_by_reference([e.local_id for e in refused])
+            for entry in refused:
+                record = found.get(entry.local_id)
+                if record and record != entry.external_id:
+                    outcomes[entry.local_id] = PushOutcome(entry.local_id, external_id=record)
+                elif not record and entry.local_id in delete_failed:
+                    # The batch to replace is not in Intacct any more (deleted there, or by our own lost
+                    # request whose create was refused): create it afresh under a new controlid.
+                    (result,) = self._call(None, [(controlid_for(f"{key}-new", entry.local_id), self._glbatch(entry))])
+                    outcomes[entry.local_id] = self._outcome(entry, result)
+        return [outcomes[e.local_id] for e in entries]
 
     def read_closed_dates(self) -> list[ClosedDate]:
         """No documented call returns the close date: one row per entity, with no date from the API

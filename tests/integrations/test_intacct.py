@@ -1,13 +1,14 @@
 """Sage Intacct: the real XML-gateway client against the fake gateway over loopback (IN1), and the
 multi-entity closed dates (BC9): each entity's documents are checked against that entity's date."""
 
+import dataclasses
 from datetime import date
 from decimal import Decimal
 
 import httpx
 import pytest
 
-from integrations import services
+from integrations import contracts, services
 from integrations.exceptions import IntegrationError
 from integrations.fakes import FakeSageIntacct
 from integrations.fakes.intacct import USER_ID, USER_PASSWORD
@@ -20,6 +21,7 @@ from integrations.providers.base import (
     PushEntry,
     PushLine,
     TokenExpired,
+    TransientError,
     UnexpectedResponse,
 )
 from integrations.providers.intacct import credentials_secret
@@ -101,13 +103,95 @@ def test_glbatch_is_tr_type_and_positive_amounts_with_m_d_y_dates(fake_intacct):
     assert fake_intacct.batches[outcome.external_id]["locations"] == ["100"]
 
 
-def test_same_function_controlid_replays_the_first_result(fake_intacct):
-    """IN4: a resent request (answer lost) carries the same controlids; the gateway does not repeat them."""
+def test_item16_a_repeated_controlid_is_refused_and_the_entry_is_found_by_its_reference(fake_intacct):
+    """Issue 22 item 16, IN4: a resent request (answer lost) carries the same controlids. Intacct refuses
+    a function it already executed (uniqueid=true) instead of replaying it; the client looks the entry up
+    by REFERENCENO and reports the batch it finds: each entry once, no refusal shown."""
     provider = client(fake_intacct)
-    first = provider.push_entries([je(1), je(2)], key="same")
+    fake_intacct.inject("xmlgw", 503, "lost", after_commit=True)
+    with pytest.raises(TransientError):
+        provider.push_entries([je(1), je(2)], key="same")  # saved by Intacct, answer lost
     again = provider.push_entries([je(1), je(2)], key="same")
-    assert [o.external_id for o in again] == [o.external_id for o in first]
+    assert all(o.error is None for o in again)
+    held = {b["REFERENCENO"]: record for record, b in fake_intacct.batches.items()}
+    assert [o.external_id for o in again] == [held["JE-1"], held["JE-2"]]
     assert fake_intacct.entries_by_local() == {1: 1, 2: 1}
+    last = fake_intacct.received("POST", "xmlgw")[-1].body.decode()
+    assert "REFERENCENO IN ('JE-1', 'JE-2')" in last  # the look-up, after the refusal
+
+
+def test_item16_the_fake_refuses_a_repeated_controlid_as_intacct_documents(fake_intacct):
+    provider = client(fake_intacct)
+    provider.push_entries([je(1)], key="once")
+    body = fake_intacct.received("POST", "xmlgw")[-1].body
+    answer = httpx.post(f"{fake_intacct.url}/ia/xml/xmlgw.phtml", content=body.replace(b"<sessionid>", b"<sessionid>"))
+    assert "<status>failure</status>" in answer.text and "already executed" in answer.text
+    assert fake_intacct.entries_by_local() == {1: 1}
+
+
+def test_item17_base_currency_sends_no_currency_and_a_foreign_one_its_rate_type(fake_intacct):
+    """Issue 22 item 17: CURRENCY only with EXCH_RATE_TYPE_ID; an entry in the base currency sends none."""
+    provider = client(fake_intacct)
+    base = dataclasses.replace(je(1), base_currency="USD")
+    foreign = dataclasses.replace(je(2), currency="EUR", base_currency="USD")
+    assert [o.error for o in provider.push_entries([base, foreign], key="cur")] == [None, None]
+    body = fake_intacct.received("POST", "xmlgw")[-1].body.decode()
+    first, second = body.split("</GLBATCH>")[:2]
+    assert "<CURRENCY>" not in first
+    assert "<CURRENCY>EUR</CURRENCY><EXCH_RATE_TYPE_ID>Intacct Daily Rate</EXCH_RATE_TYPE_ID>" in second
+
+
+def test_item17_currency_without_rate_type_breaks_the_contract(fake_intacct):
+    provider = client(fake_intacct)
+    provider.push_entries([je(1)], key="c1")
+    body = fake_intacct.received("POST", "xmlgw")[-1].body.replace(
+        b"<TRX_AMOUNT>100.00</TRX_AMOUNT>", b"<TRX_AMOUNT>100.00</TRX_AMOUNT><CURRENCY>USD</CURRENCY>"
+    ).replace(b'controlid="je-1-c1"', b'controlid="je-1-c2"')
+    with contracts.expect_violations() as found:
+        answer = httpx.post(f"{fake_intacct.url}/ia/xml/xmlgw.phtml", content=body)
+    assert "XL03000003" in answer.text and any("EXCH_RATE_TYPE_ID" in v for v in found)
+
+
+@pytest.mark.parametrize(
+    "endpoint, followed",
+    [("https://api-eu.intacct.com/ia/xml/xmlgw.phtml", True), ("https://intacct.com.evil.example/ia/xml/xmlgw.phtml", False)],
+)
+def test_item18_the_session_endpoint_is_followed_only_on_an_intacct_host(fake_intacct, endpoint, followed):
+    fake_intacct.session_endpoint = endpoint
+    provider = client(fake_intacct)
+    assert provider.endpoint == (endpoint if followed else f"{fake_intacct.url}/ia/xml/xmlgw.phtml")
+
+
+def test_item19_a_changed_entry_is_deleted_and_created_again_in_one_transaction(fake_intacct):
+    """Issue 22 item 19: the SDK has no GLBATCH update. The old batch is deleted and the entry created
+    again, in one operation transaction="true"; <update><GLBATCH> is never sent."""
+    provider = client(fake_intacct)
+    [first] = provider.push_entries([je(5)], key="a")
+    changed = dataclasses.replace(je(5, amount="150.00"), external_id=first.external_id)
+    [second] = provider.push_entries([changed], key="b")
+    assert second.error is None and second.external_id != first.external_id
+    assert list(fake_intacct.batches) == [second.external_id]
+    assert fake_intacct.batches[second.external_id]["entries"][0]["TRX_AMOUNT"] == "150.00"
+    body = fake_intacct.received("POST", "xmlgw")[-1].body.decode()
+    assert 'transaction="true"' in body and "<delete><object>GLBATCH</object>" in body and "<update>" not in body
+
+
+def test_item19_a_refused_replacement_keeps_the_old_batch(fake_intacct):
+    provider = client(fake_intacct)
+    [first] = provider.push_entries([je(5)], key="a")
+    moved = dataclasses.replace(je(5, debit="9999"), external_id=first.external_id)
+    [second] = provider.push_entries([moved], key="b")
+    assert isinstance(second.error, EntryRejected) and "Invalid account 9999" in second.error.message
+    assert list(fake_intacct.batches) == [first.external_id]  # rolled back: the delete did not stand
+
+
+def test_item19_update_of_a_glbatch_breaks_the_contract(fake_intacct):
+    provider = client(fake_intacct)
+    provider.push_entries([je(1)], key="u1")
+    body = fake_intacct.received("POST", "xmlgw")[-1].body.replace(b"<create>", b"<update>").replace(b"</create>", b"</update>")
+    with contracts.expect_violations() as found:
+        answer = httpx.post(f"{fake_intacct.url}/ia/xml/xmlgw.phtml", content=body)
+    assert "<status>failure</status>" in answer.text and any("never updated" in v for v in found)
 
 
 def test_result_level_errors_per_function(fake_intacct):
@@ -129,7 +213,8 @@ def test_malformed_xml_answer_is_a_clear_error(fake_intacct):
 
 
 def test_malformed_xml_request_is_refused_at_control_level(fake_intacct):
-    answer = httpx.post(f"{fake_intacct.url}/ia/xml/xmlgw.phtml", content=b"<request><control>")
+    with contracts.expect_violations():
+        answer = httpx.post(f"{fake_intacct.url}/ia/xml/xmlgw.phtml", content=b"<request><control>")
     assert answer.status_code == 200 and "<status>failure</status>" in answer.text and "XL03000003" in answer.text
 
 
@@ -254,8 +339,8 @@ def test_closed_date_pull_says_intacct_has_no_api_date_and_shows_each_entity(db,
 @pytest.mark.django_db(transaction=True)
 def test_worker_killed_mid_request_duplicates_nothing_at_intacct(company):
     """IN4: SIGKILL while Intacct has saved a request of GLBATCH functions whose answer is still on
-    its way; the successor resends them with the same function controlids and the gateway replays
-    its first results (uniqueid=true): each entry once."""
+    its way; the successor resends them with the same function controlids, the gateway refuses the
+    repeats (uniqueid=true) and each refused entry is found by its REFERENCENO: each entry once."""
     import time
 
     from integrations.tasks import push_run

@@ -320,8 +320,11 @@ INTEGRATIONS_PROVIDERS["netsuite"] = {
     "client_id": env("NETSUITE_CLIENT_ID", "closebooks-dev-client"),
     "client_secret": env("NETSUITE_CLIENT_SECRET", "closebooks-dev-secret"),
     "authorize_url": env("NETSUITE_AUTHORIZE_URL", "https://system.netsuite.com/app/login/oauth2/authorize.nl"),
-    "token_url": env("NETSUITE_TOKEN_URL", ""),  # empty: https://<account>.suitetalk.api.netsuite.com/... per account
-    "api_base_url": env("NETSUITE_API_BASE_URL", ""),
+    # Per account: {account} is replaced by the account id the OAuth redirect returns (as a host label),
+    # and the connection keeps the result. A URL without {account} (a fake vendor) is used as it is.
+    "token_url": env("NETSUITE_TOKEN_URL", "https://{account}.suitetalk.api.netsuite.com/services/rest/auth/oauth2/v1/token"),
+    "api_base_url": env("NETSUITE_API_BASE_URL", "https://{account}.suitetalk.api.netsuite.com"),
+    "connections_url": env("NETSUITE_RESTLET_BASE_URL", "https://{account}.restlets.api.netsuite.com"),
 }
 # QuickBooks Desktop has no vendor URL: its Web Connector polls closebooks (integrations/qbwc/).
 INTEGRATIONS_PROVIDERS["qbd"] = {"client_id": "", "client_secret": "", "authorize_url": "", "token_url": "", "api_base_url": ""}

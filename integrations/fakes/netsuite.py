@@ -50,10 +50,29 @@ def month_periods(first: date, months: int) -> list[dict]:
                 "alllocked": "F",
                 "aplocked": "F",
                 "arlocked": "F",
+                "isadjust": "F",
             }
         )
+        if start.month == 12:
+            # A year-end adjustment period: it overlaps December ("Accounting Period" record, isAdjust).
+            rows.append({**rows[-1], "id": f"A{i + 1}", "periodname": f"Adjust {start:%b %Y}", "isadjust": "T"})
         start = end + timedelta(days=1)
     return rows
+
+
+def ns_date(value: date | None, fmt: str) -> str | None:
+    """A date as SuiteQL returns it: in the user's preference (no leading zeros), or ISO through TO_CHAR."""
+    if value is None:
+        return None
+    if fmt == "YYYY-MM-DD":
+        return value.isoformat()
+    if fmt == "D/M/YYYY":
+        return f"{value.day}/{value.month}/{value.year}"
+    return f"{value.month}/{value.day}/{value.year}"  # M/D/YYYY
+
+
+def _column_format(query: str, column: str, preference: str) -> str:
+    return "YYYY-MM-DD" if re.search(rf"to_char\(\s*(?:\w+\.)?{column}\s*,\s*'yyyy-mm-dd'\s*\)", query, re.I) else preference
 
 
 class FakeNetSuite(FakeVendor):
@@ -61,6 +80,9 @@ class FakeNetSuite(FakeVendor):
     quotas: dict[str, int] = {}
     concurrency = 5  # the shared tier's per-account concurrency
     require_pkce = True  # Oracle: authorization code grant with PKCE
+    all_scopes = ("rest_webservices", "restlets")
+    # Oracle "Refresh Token POST Request": the answer holds a new access token only.
+    refresh_answer_has_refresh_token = False
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -73,6 +95,14 @@ class FakeNetSuite(FakeVendor):
         self.bundle_version = "3.2.1"
         self.transactions: list[dict] = []  # made in NetSuite, for the inbound pull
         self.tenant_name = "NetSuite demo account"
+        # OneWorld: journal entries need a subsidiary ("Use Case for Creating a Journal Entry").
+        self.oneworld = True
+        self.subsidiaries: dict[str, dict] = {
+            "1": {"name": "Closebooks demo (parent)", "iselimination": "F", "isinactive": "F"},
+            "3": {"name": "Elimination", "iselimination": "T", "isinactive": "F"},
+        }
+        # The user's date format preference: SuiteQL returns dates in it unless TO_CHAR formats them.
+        self.date_format = "D/M/YYYY"
 
     def new_tenant_id(self) -> str:
         return f"{1000000 + secrets.randbelow(8999999)}"
@@ -117,7 +147,8 @@ class FakeNetSuite(FakeVendor):
         self, *, type: str, when: date, lines: list[tuple[str, str, str]], tranid: str = "", memo: str = ""
     ) -> str:
         """A posting transaction made in NetSuite (``type`` Journal, CustInvc, VendBill or CustPymt),
-        ``lines`` as (account number, debit, credit)."""
+        ``lines`` as its GL postings (account number, debit, credit) in the base currency, tax and cost
+        lines included, as transactionaccountingline holds them."""
         numbers = {row["number"]: key for key, row in self.accounts.items()}
         with self.lock:
             record = str(self.next_id)
@@ -137,6 +168,7 @@ class FakeNetSuite(FakeVendor):
             return record
 
     def _transaction_rows(self, query: str) -> list[dict]:
+        """transaction joined to transactionaccountingline (primary book): one row per GL posting line."""
         since = re.search(r"lastmodifieddate >= TO_TIMESTAMP\('([0-9: -]+)'", query)
         cutoff = datetime.strptime(since.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC) if since else None
         pushed = [
@@ -155,6 +187,7 @@ class FakeNetSuite(FakeVendor):
             for record, body in self.records.items()
         ]
         rows = []
+        date_format = _column_format(query, "trandate", self.date_format)
         for t in sorted(self.transactions + pushed, key=lambda t: int(t["id"])):
             if cutoff is not None and t["lastmodifieddate"].replace(microsecond=0) < cutoff:
                 continue
@@ -163,7 +196,7 @@ class FakeNetSuite(FakeVendor):
                     {
                         "id": t["id"],
                         "tranid": t["tranid"],
-                        "trandate": t["trandate"].strftime("%m/%d/%Y"),  # the account's date preference
+                        "trandate": ns_date(t["trandate"], date_format),
                         "type": t["type"],
                         "memo": t["memo"],
                         "externalid": t["externalid"],
@@ -172,6 +205,7 @@ class FakeNetSuite(FakeVendor):
                         "debit": debit or None,
                         "credit": credit or None,
                         "linememo": None,
+                        "entity": None,
                     }
                 )
         return rows
@@ -193,6 +227,11 @@ class FakeNetSuite(FakeVendor):
 
     def route(self, request: Request, tenant: str) -> Response:
         path = request.path
+        token = self.access_tokens.get(request.headers.get("authorization", "")[7:], {})
+        needed = "restlets" if path == "/app/site/hosting/restlet.nl" else "rest_webservices"
+        if needed not in token.get("scopes", ()):
+            # "OAuth 2.0 for Integration Applications": the token's scopes decide what it may call.
+            return error(401, "INVALID_LOGIN", f"The access token is not valid for this service (scope {needed} not granted).")
         if path == "/app/site/hosting/restlet.nl" and request.method == "GET":
             if not self.bundle_version:
                 return error(404, "SSS_INVALID_SCRIPTLET_ID", "That Suitelet is invalid, disabled, or no longer exists.")
@@ -203,7 +242,7 @@ class FakeNetSuite(FakeVendor):
             return self.save(request, None)
         match = re.match(r"^/services/rest/record/v1/journalentry/eid:(.+)$", path)
         if match and request.method == "PUT":
-            return self.save(request, match.group(1))
+            return self.save(request, match.group(1), replace_lines=request.query.get("replace") == "line")
         return error(404, "NONEXISTENT_ID", f"Unknown resource {path}.")
 
     def suiteql(self, request: Request) -> Response:
@@ -216,12 +255,25 @@ class FakeNetSuite(FakeVendor):
         except (KeyError, TypeError, ValueError):
             return error(400, "INVALID_PARAMETER", 'Body must be {"q": ...}; limit and offset are numbers.')
         lowered = query.lower()
-        if "from transaction t join transactionline tl" in lowered:
+        if "from transaction t join transactionaccountingline tal" in lowered:
             with self.lock:
                 rows = self._transaction_rows(query)
+        elif "from subsidiary" in lowered:
+            if not self.oneworld:
+                return error(400, "INVALID_SEARCH", "Invalid search query: Record 'subsidiary' was not found.")
+            rows = [{"id": key, **row} for key, row in self.subsidiaries.items()]
         elif "from accountingperiod" in lowered:
             with self.lock:
-                rows = [dict(p) for p in self.periods]
+                periods = [dict(p) for p in self.periods]
+            if re.search(r"isadjust\s*=\s*'f'", lowered):
+                periods = [p for p in periods if p["isadjust"] == "F"]
+            rows = []
+            for p in periods:
+                row = dict(p)
+                for column in ("startdate", "enddate", "closedondate"):
+                    value = date.fromisoformat(p[column]) if p[column] else None
+                    row[column] = ns_date(value, _column_format(query, column, self.date_format))
+                rows.append(row)
         elif "from account" in lowered:
             rows = [
                 {
@@ -254,7 +306,7 @@ class FakeNetSuite(FakeVendor):
             for p in self.periods
         )
 
-    def save(self, request: Request, eid: str | None) -> Response:
+    def save(self, request: Request, eid: str | None, *, replace_lines: bool = True) -> Response:
         try:
             body = request.json()
             when = date.fromisoformat(body["trandate"])
@@ -263,6 +315,12 @@ class FakeNetSuite(FakeVendor):
             return error(400, "INVALID_FLD_VALUE", "trandate and line.items are required.", "trandate")
         if eid is not None:
             body["externalId"] = eid
+        if self.oneworld:
+            subsidiary = str((body.get("subsidiary") or {}).get("id", ""))
+            if not subsidiary:
+                return error(400, "USER_ERROR", "Please enter value(s) for: Subsidiary", "subsidiary")
+            if subsidiary not in self.subsidiaries or self.subsidiaries[subsidiary]["iselimination"] == "T":
+                return error(400, "INVALID_KEY_OR_REF", f"Invalid subsidiary reference key {subsidiary}.", "subsidiary")
         if len(items) < 2:
             return error(400, "USER_ERROR", "A journal entry needs at least two lines.", "line")
         total = Decimal(0)
@@ -284,6 +342,10 @@ class FakeNetSuite(FakeVendor):
             record = existing or str(self.next_id)
             if existing is None:
                 self.next_id += 1
+            elif not replace_lines:
+                # "Replacing a Sublist": without ?replace=line an update merges the sublist; lines sent
+                # without a line key are added to the ones the record has.
+                body["line"] = {"items": self.records[existing]["line"]["items"] + items}
             self.records[record] = body
             if body.get("externalId"):
                 self.by_eid[body["externalId"]] = record

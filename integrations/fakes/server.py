@@ -86,6 +86,8 @@ class FakeVendor(abc.ABC):
     quotas: dict[str, int] = {}  # bucket -> requests per 60 s, per tenant
     concurrency = 0
     require_pkce = False  # True: the authorize request must carry an S256 challenge, the exchange its verifier
+    all_scopes: tuple[str, ...] = ()  # the scopes a token issued without the authorize screen holds
+    refresh_answer_has_refresh_token = True  # False: a refresh answer carries no new refresh token (NetSuite)
 
     def __init__(
         self, *, client_id=DEFAULT_CLIENT_ID, client_secret=DEFAULT_CLIENT_SECRET, limits=True, latency=0.0, tenant_id=None
@@ -301,6 +303,7 @@ class FakeVendor(abc.ABC):
                     "redirect_uri": redirect,
                     "expires": time.monotonic() + 600,
                     "code_challenge": params.get("code_challenge", ""),
+                    "scope": params.get("scope", ""),
                 }
             query = {"code": code, "state": params.get("state", ""), **self.callback_extra()}
         return Response(302, headers={"Location": f"{redirect}{'&' if '?' in redirect else '?'}{urlencode(query)}"})
@@ -329,7 +332,7 @@ class FakeVendor(abc.ABC):
                     return Response(400, {"error": "invalid_grant"})
                 if grant["code_challenge"] and not pkce_matches(form.get("code_verifier", ""), grant["code_challenge"]):
                     return Response(400, {"error": "invalid_grant", "error_description": "PKCE verification failed."})
-                return Response(200, self._issue())
+                return Response(200, self._issue(scope=grant["scope"]))
             if form.get("grant_type") == "refresh_token":
                 old = self.refresh_tokens.get(form.get("refresh_token", ""))
                 now = time.monotonic()
@@ -337,16 +340,21 @@ class FakeVendor(abc.ABC):
                     return Response(400, {"error": "invalid_grant"})
                 if self.rotate_refresh_tokens:
                     old.setdefault("superseded_at", now)
-                    return Response(200, self._issue())
-                return Response(200, self._issue(refresh_token=form["refresh_token"]))
+                    return Response(200, self._issue(scope=old.get("scope")))
+                body = self._issue(refresh_token=form["refresh_token"], scope=old.get("scope"))
+                if not self.refresh_answer_has_refresh_token:
+                    body.pop("refresh_token", None)
+                return Response(200, body)
             return Response(400, {"error": "unsupported_grant_type"})
 
-    def _issue(self, refresh_token: str | None = None) -> dict:
+    def _issue(self, refresh_token: str | None = None, scope: str | None = None) -> dict:
+        """Tokens for ``scope`` (None: every scope the fake knows, as for tests that skip the pages)."""
+        scopes = set(self.all_scopes) if scope is None else set(scope.split())
         access = secrets.token_urlsafe(24)
-        self.access_tokens[access] = {"expires": time.monotonic() + self.access_ttl}
+        self.access_tokens[access] = {"expires": time.monotonic() + self.access_ttl, "scopes": scopes}
         if refresh_token is None:
             refresh_token = secrets.token_urlsafe(24)
-            self.refresh_tokens[refresh_token] = {}
+            self.refresh_tokens[refresh_token] = {"scope": " ".join(sorted(scopes))}
         return self.token_body(access, refresh_token)
 
     def token_body(self, access: str, refresh: str) -> dict:

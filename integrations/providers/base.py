@@ -169,10 +169,17 @@ class InboundTransaction:
     kind: str  # invoice | bill | payment | journal
     external_id: str
     number: str
-    txn_date: date
+    txn_date: date | None
     memo: str
     lines: tuple[InboundLine, ...]
     entity: str = ""  # the vendor's entity (Sage Intacct location) it belongs to, checked against its own date (BC9)
+    # Set when the vendor sent this transaction in a shape closebooks cannot read (an amount or a date it
+    # does not understand): it is refused on its own, with this reason on the run; the others go on.
+    problem: str = ""
+
+    @classmethod
+    def refused(cls, kind: str, external_id: str, number: str, problem: str) -> InboundTransaction:
+        return cls(kind=kind, external_id=external_id, number=number, txn_date=None, memo="", lines=(), problem=problem)
 
 
 @dataclass(frozen=True)
@@ -224,6 +231,11 @@ class Provider(abc.ABC):
     # ---- OAuth
     @abc.abstractmethod
     def authorize_url(self, *, state: str, redirect_uri: str) -> str: ...
+
+    def prepare_from_callback(self, params: dict[str, str]) -> None:
+        """Before the code exchange: what the redirect tells about where the tenant lives (NetSuite's
+        account hosts). Nothing for most vendors."""
+        return None
 
     @abc.abstractmethod
     def exchange_code(self, *, code: str, redirect_uri: str) -> Tokens: ...

@@ -59,8 +59,10 @@ def json_body(response: httpx.Response, vendor: str) -> object:
         ) from None
 
 
-def token_request(client: httpx.Client, config, data: dict, vendor: str) -> Tokens:
-    """The OAuth 2.0 token endpoint, shared by both grants (authorization code, refresh token)."""
+def token_request(client: httpx.Client, config, data: dict, vendor: str, *, current_refresh_token: str = "") -> Tokens:
+    """The OAuth 2.0 token endpoint, shared by both grants (authorization code, refresh token). A refresh
+    answer without a ``refresh_token`` keeps ``current_refresh_token`` (RFC 6749 §6: the server MAY issue a
+    new one; NetSuite does not, QuickBooks Online and Xero do)."""
     response = send(
         client,
         "POST",
@@ -83,7 +85,7 @@ def token_request(client: httpx.Client, config, data: dict, vendor: str) -> Toke
         refresh_ttl = body.get("x_refresh_token_expires_in")
         return Tokens(
             access_token=str(body["access_token"]),
-            refresh_token=str(body["refresh_token"]),
+            refresh_token=str(body.get("refresh_token") or current_refresh_token or body["refresh_token"]),
             access_expires_at=now + timedelta(seconds=int(body["expires_in"])),
             refresh_expires_at=now + timedelta(seconds=int(refresh_ttl)) if refresh_ttl else None,
         )

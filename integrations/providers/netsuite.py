@@ -9,8 +9,8 @@ read from the bundle's RESTlet."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from urllib.parse import urlencode
 
 from .base import (
@@ -29,28 +29,46 @@ from .base import (
     TokenExpired,
     Tokens,
     UnexpectedResponse,
+    vendor_money,
 )
 from .http import DEFAULT_RETRY_AFTER, dumps, json_body, make_client, raise_for_transport, send, token_request
 
 VENDOR = "NetSuite"
-SCOPE = "rest_webservices"
+# rest_webservices for REST records and SuiteQL, restlets for the closebooks bundle's RESTlet (Oracle
+# "OAuth 2.0 for Integration Applications": a token is good only for the scopes it was granted).
+SCOPE = "restlets rest_webservices"
 REST = "/services/rest"
 PAGE = 1000
 MIN_BUNDLE = "3.2.0"
 BUNDLE_RESTLET = "/app/site/hosting/restlet.nl?script=customscript_closebooks_bundle&deploy=customdeploy_closebooks_bundle"
+# Account-specific hosts (Oracle "The REST API Browser" / "RESTlet URL and domain"): the account id in
+# lower case with "_" as "-" (1234567_SB1 -> 1234567-sb1). A URL setting without {account} is used as it is
+# (a fake vendor on 127.0.0.1).
+SUITETALK_HOST = "https://{account}.suitetalk.api.netsuite.com"
+RESTLETS_HOST = "https://{account}.restlets.api.netsuite.com"
+# SuiteQL returns dates in the user's date format preference (D/M/YYYY, M/D/YYYY, ...); selected with
+# TO_CHAR(..., 'YYYY-MM-DD') they are unambiguous ("SuiteQL Supported and Unsupported Functions": TO_CHAR).
 PERIODS_QUERY = (
-    "SELECT id, periodname, startdate, enddate, closed, closedondate, alllocked, aplocked, arlocked "
-    "FROM accountingperiod WHERE isquarter='F' AND isyear='F' ORDER BY startdate"
+    "SELECT id, periodname, TO_CHAR(startdate, 'YYYY-MM-DD') AS startdate, TO_CHAR(enddate, 'YYYY-MM-DD') AS enddate, "
+    "closed, TO_CHAR(closedondate, 'YYYY-MM-DD') AS closedondate, alllocked, aplocked, arlocked "
+    "FROM accountingperiod WHERE isquarter='F' AND isyear='F' AND isadjust='F' ORDER BY startdate"
 )
 ACCOUNTS_QUERY = "SELECT id, acctnumber, fullname, accttype, isinactive FROM account ORDER BY acctnumber"
-# Posting transactions and their lines. Column names follow the SuiteQL records browser for
-# transaction and transactionline (debitforeignamount/creditforeignamount, expenseaccount as the
-# line's account); they are marked unverified in the reference.
+SUBSIDIARIES_QUERY = "SELECT id, name, iselimination, isinactive FROM subsidiary ORDER BY id"
+# What a posting transaction posts: transactionaccountingline holds every GL line (tax, cost of goods
+# and rounding lines included) with debit/credit in the base currency of the primary accounting book;
+# transactionline's foreign amounts and expenseaccount miss those lines and give foreign amounts
+# (SuiteQL Records Catalog: transactionaccountingline: account, debit, credit, posting, transactionline,
+# accountingbook; accountingbook.isprimary).
 INBOUND_QUERY = (
-    "SELECT t.id, t.tranid, t.trandate, t.type, t.memo, t.externalid, tl.id AS line, tl.expenseaccount AS account, "
-    "tl.debitforeignamount AS debit, tl.creditforeignamount AS credit, tl.memo AS linememo "
-    "FROM transaction t JOIN transactionline tl ON tl.transaction = t.id "
-    "WHERE t.posting = 'T' AND t.type IN ('Journal', 'CustInvc', 'VendBill', 'CustPymt'){where} ORDER BY t.id, tl.id"
+    "SELECT t.id, t.tranid, TO_CHAR(t.trandate, 'YYYY-MM-DD') AS trandate, t.type, t.memo, t.externalid, "
+    "tal.transactionline AS line, tal.account AS account, tal.debit AS debit, tal.credit AS credit, "
+    "tl.memo AS linememo, tl.entity AS entity "
+    "FROM transaction t JOIN transactionaccountingline tal ON tal.transaction = t.id "
+    "JOIN accountingbook ab ON ab.id = tal.accountingbook AND ab.isprimary = 'T' "
+    "LEFT JOIN transactionline tl ON tl.transaction = tal.transaction AND tl.id = tal.transactionline "
+    "WHERE t.posting = 'T' AND tal.posting = 'T' AND t.type IN ('Journal', 'CustInvc', 'VendBill', 'CustPymt'){where} "
+    "ORDER BY t.id, tal.transactionline"
 )
 INBOUND_KINDS = {"Journal": "journal", "CustInvc": "invoice", "VendBill": "bill", "CustPymt": "payment"}
 CLOSED_TEXTS = ("not within the date range of your accounting period", "period is closed", "closed period")
@@ -68,13 +86,24 @@ def external_id_for(local_id: int) -> str:
     return f"closebooks-JE-{local_id}"
 
 
-def _ns_date(text: str) -> date:
-    """SuiteQL dates: ISO, or the account's M/D/YYYY preference."""
-    text = str(text).strip()
+def account_host(template: str, account: str) -> str:
+    """``template`` with the account's host label, or ``template`` itself when it names no account."""
+    label = account.strip().lower().replace("_", "-")
+    return template.replace("{account}", label).rstrip("/")
+
+
+def _ns_date(text: object) -> date:
+    """A SuiteQL date selected as TO_CHAR(..., 'YYYY-MM-DD'). Anything else is refused with a clear
+    error: a date in the user's format (12/01/2026) cannot be read without guessing the day and month."""
+    value = str(text or "").strip()
     try:
-        return date.fromisoformat(text[:10])
+        if len(value) != 10:
+            raise ValueError
+        return date.fromisoformat(value)
     except ValueError:
-        return datetime.strptime(text, "%m/%d/%Y").date()  # noqa: DTZ007 - a calendar date
+        raise UnexpectedResponse(
+            f"NetSuite sent the date {value!r}, not as YYYY-MM-DD; closebooks asks for TO_CHAR(…, 'YYYY-MM-DD')."
+        ) from None
 
 
 def closed_through_from_periods(rows: list[dict]) -> tuple[date | None, dict]:
@@ -132,10 +161,19 @@ class NetSuite(Provider):
     def __init__(self, config, *, tenant_id="", tokens=None):
         super().__init__(config, tenant_id=tenant_id, tokens=tokens)
         self.client = make_client()
+        self._subsidiaries: list[tuple[str, str]] | None = None
 
     @property
     def base(self) -> str:
         return self.config.api_base_url.rstrip("/")
+
+    @property
+    def restlet_base(self) -> str:
+        """The account's RESTlet host, kept in the connection's ``connections_url`` (the field Xero uses
+        for its /connections URL); older connections derive it from the REST host."""
+        if self.config.connections_url:
+            return self.config.connections_url.rstrip("/")
+        return self.base.replace(".suitetalk.api.netsuite.com", ".restlets.api.netsuite.com")
 
     # ---- OAuth 2.0
 
@@ -154,6 +192,24 @@ class NetSuite(Provider):
         }
         return f"{self.config.authorize_url}?{urlencode(query)}"
 
+    def prepare_from_callback(self, params: dict[str, str]) -> None:
+        """The redirect names the account (``company``); its token endpoint, REST and RESTlet hosts are
+        the account's own (Oracle "Step Two: POST Request to the Token Endpoint":
+        https://<accountID>.suitetalk.api.netsuite.com/services/rest/auth/oauth2/v1/token), so they are
+        set before the code is exchanged, and the connection keeps them."""
+        account = params.get("company", "").strip()
+        if not account:
+            raise UnexpectedResponse("NetSuite's redirect did not name the account (company).")
+        self.tenant_id = account
+        token_url = self.config.token_url or f"{SUITETALK_HOST}{REST}/auth/oauth2/v1/token"
+        self.config = dataclasses.replace(
+            self.config,
+            token_url=account_host(token_url, account),
+            api_base_url=account_host(self.config.api_base_url or SUITETALK_HOST, account),
+            # No RESTlet URL configured: derived from the REST host when the RESTlet is called.
+            connections_url=account_host(self.config.connections_url, account) if self.config.connections_url else "",
+        )
+
     def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str = "") -> Tokens:
         if not code_verifier:
             raise ProviderError("NetSuite's code exchange needs the PKCE code verifier of the authorize request.")
@@ -166,26 +222,30 @@ class NetSuite(Provider):
         return self.tokens
 
     def tenant_from_callback(self, params: dict[str, str]) -> tuple[str, str]:
-        account = params.get("company", "").strip()
-        if not account:
-            raise UnexpectedResponse("NetSuite's redirect did not name the account (company).")
-        self.tenant_id = account
-        return account, f"NetSuite account {account}"
+        if not self.tenant_id:
+            self.prepare_from_callback(params)
+        return self.tenant_id, f"NetSuite account {self.tenant_id}"
 
     def refresh(self) -> Tokens:
+        """Oracle "Refresh Token POST Request": the answer carries a new access token and no new
+        refresh token; the one stored stays good until it expires (7 days)."""
         if self.tokens is None:
             raise ConnectionBroken("No NetSuite tokens are stored: connect again.")
         return token_request(
-            self.client, self.config, {"grant_type": "refresh_token", "refresh_token": self.tokens.refresh_token}, VENDOR
+            self.client,
+            self.config,
+            {"grant_type": "refresh_token", "refresh_token": self.tokens.refresh_token},
+            VENDOR,
+            current_refresh_token=self.tokens.refresh_token,
         )
 
     # ---- transport
 
-    def _request(self, method: str, path: str, **kwargs):
+    def _request(self, method: str, path: str, *, base: str = "", **kwargs):
         if self.tokens is None:
             raise TokenExpired("No NetSuite access token yet.")
         headers = {**JSON, "Authorization": f"Bearer {self.tokens.access_token}", **kwargs.pop("headers", {})}
-        response = send(self.client, method, f"{self.base}{path}", headers=headers, **kwargs)
+        response = send(self.client, method, f"{base or self.base}{path}", headers=headers, **kwargs)
         if response.status_code == 429:
             raise RateLimited("NetSuite is over the account's concurrency limit (429).", retry_after=DEFAULT_RETRY_AFTER)
         raise_for_transport(response, VENDOR)
@@ -214,31 +274,66 @@ class NetSuite(Provider):
             body = json_body(response, VENDOR)
             if response.status_code != 200 or not isinstance(body, dict):
                 code, text = self._error_text(body)
-                raise UnexpectedResponse(f"NetSuite refused the SuiteQL query ({response.status_code} {code}): {text}")
+                raise SuiteQLRefused(f"NetSuite refused the SuiteQL query ({response.status_code} {code}): {text}", code=code)
             items = body.get("items")
-            if not isinstance(items, list):
-                raise UnexpectedResponse("NetSuite's SuiteQL answer has no items.")
+            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+                raise UnexpectedResponse("NetSuite's SuiteQL answer has no list of rows (items).")
             rows.extend(items)
-            if not body.get("hasMore"):
+            if not body.get("hasMore") or not items:
                 return rows
             offset += len(items)
 
     # ---- data
 
     def list_accounts(self) -> list[RemoteAccount]:
-        return [
-            RemoteAccount(
-                external_id=str(r["id"]),
-                number=str(r.get("acctnumber") or ""),
-                name=str(r.get("fullname") or ""),
-                type=str(r.get("accttype") or ""),
-                active=r.get("isinactive") != "T",
+        accounts = []
+        for r in self._suiteql(ACCOUNTS_QUERY):
+            if r.get("id") in (None, ""):
+                raise UnexpectedResponse("NetSuite returned an account without its id.")
+            accounts.append(
+                RemoteAccount(
+                    external_id=str(r["id"]),
+                    number=str(r.get("acctnumber") or ""),
+                    name=str(r.get("fullname") or ""),
+                    type=str(r.get("accttype") or ""),
+                    active=r.get("isinactive") != "T",
+                )
             )
-            for r in self._suiteql(ACCOUNTS_QUERY)
-        ]
+        return accounts
 
-    def _record(self, entry: PushEntry) -> dict:
-        return {
+    def subsidiaries(self) -> list[tuple[str, str]]:
+        """(id, name) of the active subsidiaries that take postings (elimination subsidiaries do not);
+        [] for an account without OneWorld, which has no subsidiary record."""
+        if self._subsidiaries is None:
+            try:
+                rows = self._suiteql(SUBSIDIARIES_QUERY)
+            except SuiteQLRefused as exc:
+                if exc.code not in NO_RECORD_CODES:
+                    raise
+                rows = []
+            self._subsidiaries = [
+                (str(r["id"]), str(r.get("name") or r["id"]))
+                for r in rows
+                if r.get("id") not in (None, "") and r.get("iselimination") != "T" and r.get("isinactive") != "T"
+            ]
+        return self._subsidiaries
+
+    def _subsidiary_for(self, entry: PushEntry) -> str:
+        """The subsidiary a journal entry is posted in: the run's entity, or the account's only one.
+        OneWorld requires one on every journal entry ("Use Case for Creating a Journal Entry")."""
+        if entry.entity:
+            return entry.entity
+        subsidiaries = self.subsidiaries()
+        if len(subsidiaries) > 1:
+            names = ", ".join(f"{i} {n}" for i, n in subsidiaries[:5])
+            raise EntryRejected(
+                f"NetSuite has several subsidiaries ({names}); sync the entries of one subsidiary at a time "
+                "(choose it as the entity)."
+            )
+        return subsidiaries[0][0] if subsidiaries else ""
+
+    def _record(self, entry: PushEntry, subsidiary: str) -> dict:
+        record = {
             "externalId": external_id_for(entry.local_id),
             "trandate": entry.entry_date.isoformat(),
             "memo": (entry.memo or f"closebooks JE-{entry.local_id}")[:999],
@@ -251,13 +346,24 @@ class NetSuite(Provider):
                 ]
             },
         }
+        if subsidiary:
+            record["subsidiary"] = {"id": subsidiary}
+        return record
 
     def push_entries(self, entries: list[PushEntry], *, key: str) -> list[PushOutcome]:
-        """Upsert each entry on its external id: a resend updates the record it already made."""
+        """Upsert each entry on its external id, replacing its lines (``?replace=line``): a resend
+        updates the record it already made and its lines are the entry's, never added a second time."""
         outcomes = []
         for entry in entries:
+            try:
+                subsidiary = self._subsidiary_for(entry)
+            except EntryRejected as exc:
+                outcomes.append(PushOutcome(entry.local_id, error=exc))
+                continue
             eid = external_id_for(entry.local_id)
-            response = self._request("PUT", f"{REST}/record/v1/journalentry/eid:{eid}", content=dumps(self._record(entry)))
+            response = self._request(
+                "PUT", f"{REST}/record/v1/journalentry/eid:{eid}?replace=line", content=dumps(self._record(entry, subsidiary))
+            )
             if response.status_code in (200, 204):
                 location = response.headers.get("Location", "")
                 record = location.rstrip("/").rsplit("/", 1)[-1] if location else ""
@@ -290,10 +396,11 @@ class NetSuite(Provider):
         return [ClosedDate(closed, detail={**detail, "bundle": version})]
 
     def pull_inbound(self, *, since: datetime | None) -> list[InboundTransaction]:
-        """Posting transactions (journals, invoices, bills, payments) changed since ``since``, one
-        SuiteQL row per line of ``transaction`` joined to ``transactionline``, paged with
-        ``hasMore``/``offset``. Journal entries closebooks upserted itself (externalId
-        ``closebooks-JE-…``) are not pulled back."""
+        """Posting transactions (journals, invoices, bills, payments) changed since ``since``: one SuiteQL
+        row per GL posting line (transactionaccountingline, primary book), paged with
+        ``hasMore``/``offset``. Journal entries closebooks upserted itself (externalId ``closebooks-JE-…``)
+        are not pulled back. A transaction NetSuite sends without a readable date, account or amount is
+        refused on its own (the others are still imported)."""
         where = ""
         if since is not None:
             where = (
@@ -302,42 +409,47 @@ class NetSuite(Provider):
         rows = self._suiteql(INBOUND_QUERY.format(where=where))
         grouped: dict[str, list[dict]] = {}
         for row in rows:
-            grouped.setdefault(str(row["id"]), []).append(row)
+            grouped.setdefault(str(row.get("id")), []).append(row)
         found = []
-        try:
-            for txn_id, lines in grouped.items():
-                head = lines[0]
-                if str(head.get("externalid") or "").startswith("closebooks-JE-"):
-                    continue
-                kind = INBOUND_KINDS.get(str(head.get("type")))
-                if kind is None:
-                    continue
-                found.append(
-                    InboundTransaction(
-                        kind=kind,
-                        external_id=txn_id,
-                        number=str(head.get("tranid") or txn_id),
-                        txn_date=_ns_date(head["trandate"]),
-                        memo=str(head.get("memo") or ""),
-                        lines=tuple(
-                            InboundLine(
-                                Decimal(str(line.get("debit") or 0)),
-                                Decimal(str(line.get("credit") or 0)),
-                                external_account_id=str(line["account"]),
-                                description=str(line.get("linememo") or ""),
-                            )
-                            for line in lines
-                            if line.get("account") is not None and (line.get("debit") or line.get("credit"))
-                        ),
+        for txn_id, lines in grouped.items():
+            head = lines[0]
+            if str(head.get("externalid") or "").startswith("closebooks-JE-"):
+                continue
+            kind = INBOUND_KINDS.get(str(head.get("type")))
+            if kind is None:
+                continue
+            number = str(head.get("tranid") or txn_id)
+            try:
+                txn_date = _ns_date(head.get("trandate"))
+                inbound = tuple(
+                    InboundLine(
+                        vendor_money(line.get("debit") or 0, vendor=VENDOR, what=f"{number}'s debit"),
+                        vendor_money(line.get("credit") or 0, vendor=VENDOR, what=f"{number}'s credit"),
+                        external_account_id=str(line["account"]),
+                        description=str(line.get("linememo") or ""),
                     )
+                    for line in lines
+                    if line.get("account") not in (None, "") and (line.get("debit") or line.get("credit"))
                 )
-        except (KeyError, ArithmeticError, ValueError):
-            raise UnexpectedResponse("NetSuite returned a transaction line without its account, amount or date.") from None
+            except UnexpectedResponse as exc:
+                found.append(InboundTransaction.refused(kind, txn_id, number, exc.message))
+                continue
+            found.append(
+                InboundTransaction(
+                    kind=kind,
+                    external_id=txn_id,
+                    number=number,
+                    txn_date=txn_date,
+                    memo=str(head.get("memo") or ""),
+                    lines=inbound,
+                )
+            )
         return found
 
     def remote_version(self) -> str:
-        """The closebooks bundle's version, from its RESTlet ("" when it is not installed)."""
-        response = self._request("GET", BUNDLE_RESTLET)
+        """The closebooks bundle's version, from its RESTlet on the account's RESTlet host ("" when it
+        is not installed)."""
+        response = self._request("GET", BUNDLE_RESTLET, base=self.restlet_base)
         if response.status_code == 404:
             return ""
         body = json_body(response, VENDOR)
@@ -346,4 +458,14 @@ class NetSuite(Provider):
         return str(body.get("bundleVersion", ""))
 
 
-__all__ = ["MIN_BUNDLE", "NetSuite", "closed_through_from_periods", "external_id_for", "version_tuple"]
+class SuiteQLRefused(UnexpectedResponse):
+    def __init__(self, message: str, *, code: str = ""):
+        super().__init__(message)
+        self.code = code
+
+
+# "Record 'subsidiary' was not found" (an account without OneWorld): INVALID_SEARCH / NONEXISTENT_ID.
+NO_RECORD_CODES = {"INVALID_SEARCH", "NONEXISTENT_ID", "SEARCH_ERROR"}
+
+
+__all__ = ["MIN_BUNDLE", "NetSuite", "account_host", "closed_through_from_periods", "external_id_for", "version_tuple"]

@@ -100,6 +100,7 @@ def connection_connect(
     config = provider_config(provider_code)
     provider = provider_class(provider_code)(config)
     try:
+        provider.prepare_from_callback(params)  # NetSuite: the account's own hosts, from the redirect
         if provider.uses_pkce:
             tokens = provider.exchange_code(code=code, redirect_uri=redirect_uri, code_verifier=code_verifier)
         else:
@@ -117,8 +118,9 @@ def connection_connect(
         conn = live or Connection(company=company, provider=provider_code, tenant_id=tenant_id, connected_by=actor)
         before = None if live is None else _connection_snapshot(live)
         conn.tenant_name = tenant_name
-        conn.authorize_url, conn.token_url = config.authorize_url, config.token_url
-        conn.api_base_url, conn.connections_url = config.api_base_url, config.connections_url
+        # The URLs the provider settled on for this tenant (NetSuite's are the account's own hosts).
+        conn.authorize_url, conn.token_url = provider.config.authorize_url, provider.config.token_url
+        conn.api_base_url, conn.connections_url = provider.config.api_base_url, provider.config.connections_url
         conn.status, conn.last_error, conn.remote_version = Connection.Status.ACTIVE, "", version
         _store_tokens(conn, tokens)
         conn.save()

@@ -168,7 +168,10 @@ def _inbound_post(context: _InboundContext, run: SyncRun, txn: InboundTransactio
     from ledger.services import journal_entry_create, ledger_entity_ensure
 
     connection = context.connection
-    lines, wait, problem = _inbound_resolve(context, txn)
+    if txn.problem:  # the vendor's answer for this one transaction could not be read: refused on its own
+        lines, wait, problem = [], "", txn.problem
+    else:
+        lines, wait, problem = _inbound_resolve(context, txn)
     entity = None
     if txn.entity and not wait and not problem:
         known = context.entities.get(txn.entity)
@@ -226,7 +229,7 @@ def _inbound_post(context: _InboundContext, run: SyncRun, txn: InboundTransactio
             SyncIssue.objects.create(
                 run=run,
                 code="inbound_waiting" if wait else "inbound_rejected",
-                message=f"{txn.kind} {txn.number or txn.external_id} dated {txn.txn_date}: "
+                message=f"{txn.kind} {txn.number or txn.external_id} dated {txn.txn_date or '(unreadable)'}: "
                 + (f"waiting for a mapping. {wait}" if wait else problem),
             )
             SyncRun.objects.filter(pk=run.pk).update(failed=F("failed") + 1, heartbeat_at=timezone.now())

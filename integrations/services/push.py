@@ -189,6 +189,7 @@ class PushEngine:
         }
         self.codes = dict(Account.objects.filter(company_id=run.company_id).values_list("pk", "code"))
         self.entity = run.entity
+        self.base_currency = Company.objects.filter(pk=run.company_id).values_list("base_currency", flat=True).first() or ""
 
     # ---- choosing and freezing a chunk
 
@@ -288,6 +289,7 @@ class PushEngine:
             return None, closed
         return {
             "entity": self.entity.external_id if self.entity else "",
+            "base_currency": self.base_currency,
             "date": entry_date.isoformat(),
             "memo": memo,
             "reference": reference,
@@ -440,6 +442,7 @@ def entry_from_payload(entry_id: int, payload: dict) -> PushEntry:
         external_id=payload.get("external_id", ""),
         external_version=payload.get("external_version", ""),
         entity=payload.get("entity", ""),
+        base_currency=payload.get("base_currency", ""),
         lines=tuple(
             PushLine(
                 external_account_id=ext_id,

@@ -175,7 +175,7 @@ def test_netsuite_contract_suiteql_over_transaction_lines_pages_with_has_more(fa
     assert len(txns[invoice].lines) == 3  # its lines arrived over two pages and were put back together
     queries = fake_ns.received("POST", "/query/v1/suiteql")
     assert [q.query.get("offset") for q in queries] == ["0", "2", "4", "6"]  # 7 lines, 2 a page; hasMore ends it
-    assert "FROM transaction t JOIN transactionline tl" in queries[0].json()["q"]
+    assert "FROM transaction t JOIN transactionaccountingline tal" in queries[0].json()["q"]  # issue 22 item 8
     assert all(q.headers.get("prefer") == "transient" for q in queries)
 
 

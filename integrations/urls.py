@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.connection_status, name="status"),
     path("connect/", views.connect_start, name="connect"),
     path("connect/credentials/", views.connect_credentials, name="connect_credentials"),
+    path("connect/choose/", views.connect_choose, name="connect_choose"),
     path("connect/qbd/", views.connect_qbd, name="connect_qbd"),
     path("qbd.qwc", views.qwc_download, name="qwc"),
     path("entities/closed-date/", views.entity_closed_date, name="entity_closed_date"),

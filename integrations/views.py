@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+import json
+from datetime import date, datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -19,11 +20,14 @@ from ledger.forms import parse_id
 from ledger.selectors import company_get_for_user
 
 from . import qbd, selectors, services
+from .crypto import decrypt, encrypt
 from .exceptions import IntegrationError
 from .models import Connection, SyncRun
 from .providers import provider_class
+from .providers.base import TenantChoiceNeeded, Tokens
 
 SESSION_KEY = "integrations_oauth"
+CHOICE_KEY = "integrations_tenant_choice"
 OAUTH_PROVIDERS = [code for code in Connection.Provider.values if provider_class(code).uses_oauth]
 
 
@@ -119,6 +123,48 @@ def connect_callback(request, provider):
             redirect_uri=redirect_uri,
             actor=request.user,
             code_verifier=expected.get("verifier", ""),
+        )
+        count = services.accounts_pull(connection=conn, actor=request.user)
+    except TenantChoiceNeeded as exc:
+        # Several organisations were authorised in this one sign-in (Xero): the user picks one. The
+        # sign-in's tokens wait in this browser's session, encrypted, until the choice is posted.
+        request.session[CHOICE_KEY] = {
+            "company": company.slug,
+            "provider": provider,
+            "tenants": exc.tenants,
+            "tokens": encrypt(
+                json.dumps(
+                    {
+                        "access": exc.tokens.access_token,
+                        "refresh": exc.tokens.refresh_token,
+                        "expires": exc.tokens.access_expires_at.isoformat(),
+                    }
+                )
+            ),
+        }
+        return render(request, "integrations/choose_tenant.html", {"company": company, "tenants": exc.tenants})
+    except IntegrationError as exc:
+        messages.error(request, exc.message)
+        return redirect("integrations:status", slug=company.slug)
+    messages.success(request, f"Connected to {conn.tenant_name}; {count} accounts pulled. Check the mappings.")
+    return redirect("integrations:mappings", slug=company.slug)
+
+
+@login_required
+@require_POST
+def connect_choose(request, slug):
+    """The organisation chosen among those one sign-in authorised; anything else is refused."""
+    company = company_get_for_user(request.user, slug, roles.ADMINISTER)
+    pending = request.session.pop(CHOICE_KEY, None)
+    chosen = request.POST.get("tenant", "")
+    if not pending or pending.get("company") != company.slug or chosen not in {t for t, _ in pending.get("tenants", [])}:
+        messages.error(request, "That organisation was not one this sign-in authorised. Connect again.")
+        return redirect("integrations:status", slug=company.slug)
+    saved = json.loads(decrypt(pending["tokens"]))
+    tokens = Tokens(saved["access"], saved["refresh"], datetime.fromisoformat(saved["expires"]))
+    try:
+        conn = services.connection_connect_chosen(
+            company=company, provider_code=pending["provider"], tokens=tokens, tenant_id=chosen, actor=request.user
         )
         count = services.accounts_pull(connection=conn, actor=request.user)
     except IntegrationError as exc:

@@ -350,12 +350,16 @@ class FakeVendor(abc.ABC):
     def _issue(self, refresh_token: str | None = None, scope: str | None = None) -> dict:
         """Tokens for ``scope`` (None: every scope the fake knows, as for tests that skip the pages)."""
         scopes = set(self.all_scopes) if scope is None else set(scope.split())
-        access = secrets.token_urlsafe(24)
+        access = self.mint_access_token(refresh_token)
         self.access_tokens[access] = {"expires": time.monotonic() + self.access_ttl, "scopes": scopes}
         if refresh_token is None:
             refresh_token = secrets.token_urlsafe(24)
             self.refresh_tokens[refresh_token] = {"scope": " ".join(sorted(scopes))}
         return self.token_body(access, refresh_token)
+
+    def mint_access_token(self, refresh_token: str | None) -> str:
+        """A new access token (opaque here; Xero's are JWTs). ``refresh_token``: the one being used, if any."""
+        return secrets.token_urlsafe(24)
 
     def token_body(self, access: str, refresh: str) -> dict:
         return {"access_token": access, "refresh_token": refresh, "token_type": "bearer", "expires_in": self.access_ttl}

@@ -5,11 +5,14 @@ Retry-After and the X-*Limit-Remaining headers."""
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 import re
+import secrets
 import uuid
 from collections import Counter
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
 from .chart import default_chart
@@ -34,6 +37,7 @@ class FakeXero(FakeVendor):
     refresh_grace = 1800.0  # a lost refresh response: the old token works for 30 minutes
     quotas = {"calls": 60}
     concurrency = 5
+    organisation_tz = timezone(timedelta(hours=13))  # the demo organisation keeps Auckland (summer) time
 
     def __init__(
         self,
@@ -64,9 +68,45 @@ class FakeXero(FakeVendor):
         self.invoices: list[dict] = []  # made in Xero, for the inbound pull
         self.payments: list[dict] = []
         self.day_calls = 0
+        self.token_events: dict[str, str] = {}  # refresh token -> its sign-in's authentication_event_id
+        self.auth_events: list[str] = []
+        self.pending_event = ""
+        # Every organisation this user ever connected to the app, one row per sign-in that authorised it.
+        self.connections: list[dict] = [
+            {
+                "tenantId": str(uuid.uuid4()),
+                "tenantName": "Another organisation (an earlier sign-in)",
+                "authEventId": str(uuid.uuid4()),
+            }
+        ]
+        self.also_authorise: list[tuple[str, str]] = []  # further organisations ticked on the next consent
+        self.warnings_next: list[str] = []  # Warnings the next saved journals carry
 
     def new_tenant_id(self) -> str:
         return str(uuid.uuid4())
+
+    # ------------------------------------------------------------ sign-ins and organisations
+
+    def mint_access_token(self, refresh_token: str | None) -> str:
+        """A JWT like Xero's, whose ``authentication_event_id`` names the sign-in: a code exchange is a
+        new sign-in (every organisation ticked on the consent screen joins it); a refresh keeps its event."""
+        event = self.token_events.get(refresh_token or "") or str(uuid.uuid4())
+        if refresh_token is None:
+            self.auth_events.append(event)
+        claims = {"authentication_event_id": event, "xero_userid": "fake-user", "jti": secrets.token_hex(8)}
+        encode = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()  # noqa: E731
+        token = f"{encode({'alg': 'RS256', 'typ': 'JWT'})}.{encode(claims)}.{secrets.token_urlsafe(16)}"
+        self.pending_event = event
+        return token
+
+    def _issue(self, refresh_token: str | None = None, scope: str | None = None) -> dict:
+        body = super()._issue(refresh_token=refresh_token, scope=scope)
+        self.token_events[body["refresh_token"]] = self.pending_event
+        if refresh_token is None:
+            # This sign-in authorised the demo organisation, and any "also" ones the test ticked.
+            for tenant_id, name in [(self.tenant_id, self.tenant_name), *self.also_authorise]:
+                self.connections.append({"tenantId": tenant_id, "tenantName": name, "authEventId": self.pending_event})
+        return body
 
     def contract_error(self, request: Request, message: str) -> Response:
         # Xero's schemas.Error shape: a body it cannot read is a PostDataInvalidException (ErrorNumber 14).
@@ -138,16 +178,23 @@ class FakeXero(FakeVendor):
     def route(self, request: Request, tenant: str) -> Response:
         path = request.path
         if path == "/connections" and request.method == "GET":
+            # xero-identity.yaml: GET /Connections, optionally filtered by authEventId. Without it, every
+            # organisation the user ever connected is listed (Xero "Managing connections").
+            event = request.query.get("authEventId")
+            with self.lock:
+                rows = [c for c in self.connections if not event or c["authEventId"] == event]
             return Response(
                 200,
                 [
                     {
-                        "id": str(uuid.uuid4()),
-                        "tenantId": self.tenant_id,
+                        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, c["tenantId"] + c["authEventId"])),
+                        "authEventId": c["authEventId"],
+                        "tenantId": c["tenantId"],
                         "tenantType": "ORGANISATION",
-                        "tenantName": self.tenant_name,
+                        "tenantName": c["tenantName"],
                         "createdDateUtc": datetime.now(UTC).isoformat(),
                     }
+                    for c in rows
                 ],
             )
         resource = path.rsplit("/", 1)[-1]
@@ -157,7 +204,9 @@ class FakeXero(FakeVendor):
             rows = self.invoices if resource == "Invoices" else self.payments
             since = request.headers.get("if-modified-since")
             if since:
-                cutoff = datetime.fromisoformat(since).replace(tzinfo=UTC)
+                cutoff = datetime.fromisoformat(since)
+                if cutoff.tzinfo is None:  # no offset: Xero reads the organisation's local time, not UTC
+                    cutoff = cutoff.replace(tzinfo=self.organisation_tz)
                 rows = [r for r in rows if r["_updated"] > cutoff]
             if resource == "Invoices" and request.query.get("Statuses"):
                 rows = [r for r in rows if r["Status"] in request.query["Statuses"].split(",")]
@@ -221,7 +270,8 @@ class FakeXero(FakeVendor):
                     "Status": item.get("Status") or "DRAFT",
                 }
                 self.journals[journal_id] = saved
-                results.append({**saved, "StatusAttributeString": "OK", "Warnings": []})
+                warnings = [{"Message": m} for m in self.warnings_next]
+                results.append({**saved, "StatusAttributeString": "OK", "Warnings": warnings})
         return Response(
             200,
             {
@@ -279,10 +329,11 @@ class FakeXero(FakeVendor):
         if item.get("ManualJournalID") and (not update or item["ManualJournalID"] not in self.journals):
             errors.append(f"ManualJournal {item['ManualJournalID']} could not be found")
         status = {a["Code"]: a["Status"] for a in self.accounts}
+        codes = {a["AccountID"]: a["Code"] for a in self.accounts}
         total = Decimal(0)
         debits = credits = Decimal(0)
         for line in item.get("JournalLines") or []:
-            code = str(line.get("AccountCode", ""))
+            code = codes.get(str(line.get("AccountID")), "?") if line.get("AccountID") else str(line.get("AccountCode", ""))
             amount = Decimal(str(line.get("LineAmount", 0)))
             total += amount
             if amount > 0:

@@ -76,6 +76,16 @@ def vendor_date(value: object, *, vendor: str, what: str = "a date") -> date:
         raise UnexpectedResponse(f"{vendor} sent {what} {value!r} that is not a date (YYYY-MM-DD).") from None
 
 
+class TenantChoiceNeeded(ProviderError):
+    """The sign-in authorised several tenants (Xero organisations): the user must choose one.
+    ``tokens`` are the sign-in's, kept by the caller until the choice is made."""
+
+    def __init__(self, vendor: str, tenants: list[tuple[str, str]]):
+        super().__init__(f"{vendor}: this sign-in authorised {len(tenants)} organisations; choose the one to connect.")
+        self.tenants = tenants
+        self.tokens: Tokens | None = None
+
+
 class EntryRejected(ProviderError):
     """The vendor refused one entry (validation). Sending it again would be refused again."""
 
@@ -137,6 +147,7 @@ class PushOutcome:
     external_id: str = ""
     external_version: str = ""
     error: ProviderError | None = None
+    warnings: tuple[str, ...] = ()  # what the vendor said about an entry it accepted (Xero's per-journal Warnings)
 
 
 @dataclass(frozen=True)

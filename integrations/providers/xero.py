@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -18,6 +21,7 @@ from .base import (
     PushEntry,
     PushOutcome,
     RemoteAccount,
+    TenantChoiceNeeded,
     TokenExpired,
     Tokens,
     UnexpectedResponse,
@@ -51,6 +55,19 @@ def ms_json_date(value: object) -> date | None:
         return datetime.fromtimestamp(int(match.group(1)) / 1000, tz=UTC).date()
     except (OverflowError, OSError, ValueError):
         raise UnexpectedResponse(f"{VENDOR} date {value!r} is out of range.") from None
+
+
+def auth_event_id(access_token: str) -> str:
+    """The ``authentication_event_id`` claim of a Xero access token (a JWT; Xero "Access token" docs).
+    Read, not verified: it only narrows the /connections list for this sign-in; "" if absent."""
+    parts = access_token.split(".")
+    if len(parts) != 3:
+        return ""
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):
+        return ""
+    return str(payload.get("authentication_event_id") or "") if isinstance(payload, dict) else ""
 
 
 def validation_error(messages: list[str]) -> EntryRejected:
@@ -96,12 +113,31 @@ class Xero(Provider):
         return self.tokens
 
     def tenant_from_callback(self, params: dict[str, str]) -> tuple[str, str]:
+        """The organisation this sign-in authorised. /connections lists every organisation the user ever
+        connected to this app; the ones of this sign-in carry the access token's
+        ``authentication_event_id`` (xero-identity.yaml: GET /Connections?authEventId=…; Xero
+        "Managing connections"). One: that one. Several: the user chooses (``params["tenant"]``)."""
         if self.tokens is None:
             raise ConnectionBroken(f"{VENDOR}: exchange the code before asking for tenants.")
+        organisations = self.organisations()
+        chosen = params.get("tenant", "")
+        if chosen:
+            for tenant_id, name in organisations:
+                if tenant_id == chosen:
+                    return tenant_id, name
+            raise ConnectionBroken(f"{VENDOR}: that organisation was not authorised in this sign-in.")
+        if len(organisations) > 1:
+            raise TenantChoiceNeeded(VENDOR, organisations)
+        return organisations[0]
+
+    def organisations(self) -> list[tuple[str, str]]:
+        """(tenantId, tenantName) of the organisations authorised in this sign-in."""
+        event = auth_event_id(self.tokens.access_token)
         response = send(
             self.http,
             "GET",
             self.config.connections_url,
+            params={"authEventId": event} if event else None,
             headers={"Authorization": f"Bearer {self.tokens.access_token}", "Accept": "application/json"},
         )
         raise_for_transport(response, VENDOR)
@@ -110,10 +146,15 @@ class Xero(Provider):
         body = json_body(response, VENDOR)
         if response.status_code != 200 or not isinstance(body, list):
             raise UnexpectedResponse(f"{VENDOR} /connections answered {response.status_code} without a list.")
-        for tenant in body:
-            if isinstance(tenant, dict) and tenant.get("tenantType") == "ORGANISATION" and tenant.get("tenantId"):
-                return str(tenant["tenantId"]), str(tenant.get("tenantName") or tenant["tenantId"])
-        raise ConnectionBroken(f"{VENDOR}: the authorisation gave access to no organisation.")
+        found = [
+            (str(t["tenantId"]), str(t.get("tenantName") or t["tenantId"]))
+            for t in body
+            if isinstance(t, dict) and t.get("tenantType") == "ORGANISATION" and t.get("tenantId")
+            and (not event or t.get("authEventId") in (None, event))
+        ]
+        if not found:
+            raise ConnectionBroken(f"{VENDOR}: the authorisation gave access to no organisation.")
+        return found
 
     def refresh(self) -> Tokens:
         if self.tokens is None:
@@ -189,7 +230,9 @@ class Xero(Provider):
             "JournalLines": [
                 {
                     "LineAmount": line.debit if line.debit else -line.credit,
-                    "AccountCode": line.external_account_code,
+                    # AccountID: every account has one; Code is optional in Xero (Account.Code "Customer
+                    # defined alpha numeric account code", not required).
+                    "AccountID": line.external_account_id,
                     "Description": line.description,
                 }
                 for line in entry.lines
@@ -230,7 +273,10 @@ class Xero(Provider):
                     PushOutcome(entry.local_id, error=UnexpectedResponse(f"{VENDOR} answered without ManualJournalID."))
                 )
             else:
-                outcomes.append(PushOutcome(entry.local_id, external_id=str(journal["ManualJournalID"])))
+                warnings = tuple(
+                    str(w.get("Message", "")) for w in journal.get("Warnings") or [] if isinstance(w, dict) and w.get("Message")
+                )
+                outcomes.append(PushOutcome(entry.local_id, external_id=str(journal["ManualJournalID"]), warnings=warnings))
         return outcomes
 
     def read_closed_dates(self) -> list[ClosedDate]:
@@ -260,7 +306,8 @@ class Xero(Provider):
     def pull_inbound(self, *, since: datetime | None) -> list[InboundTransaction]:
         """Sales invoices (ACCREC) and bills (ACCPAY) with their line accounts, tax and the
         receivable/payable control account, and payments against them, changed since ``since``."""
-        headers = {"If-Modified-Since": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")} if since else {}
+        # The spec's If-Modified-Since is an RFC 3339 date-time: with its UTC offset, or Xero reads local time.
+        headers = {"If-Modified-Since": since.astimezone(UTC).isoformat(timespec="seconds")} if since else {}
         system = {
             a.get("SystemAccount"): a
             for a in self._call("GET", "Accounts").get("Accounts") or []

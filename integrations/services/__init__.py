@@ -12,6 +12,7 @@ from .closed_dates import closed_date_apply, closed_date_store
 from .connections import (
     call_with_token,
     connection_connect,
+    connection_connect_chosen,
     connection_connect_credentials,
     connection_disconnect,
     connection_entity_get,
@@ -54,6 +55,7 @@ __all__ = [
     "closed_date_pull",
     "closed_date_store",
     "connection_connect",
+    "connection_connect_chosen",
     "connection_connect_credentials",
     "connection_disconnect",
     "connection_entity_get",

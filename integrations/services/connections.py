@@ -22,7 +22,7 @@ from ledger.services import audit_record
 from ..exceptions import IntegrationError
 from ..models import Connection, ConnectionEntity, SyncRun
 from ..providers import Provider, ProviderConfig, provider_class
-from ..providers.base import ConnectionBroken, ProviderError, TokenExpired, Tokens
+from ..providers.base import ConnectionBroken, ProviderError, TenantChoiceNeeded, TokenExpired, Tokens
 from ..signals import connection_needs_reconnect
 
 
@@ -102,11 +102,37 @@ def connection_connect(
     try:
         provider.prepare_from_callback(params)  # NetSuite: the account's own hosts, from the redirect
         if provider.uses_pkce:
-            tokens = provider.exchange_code(code=code, redirect_uri=redirect_uri, code_verifier=code_verifier)
+            provider.exchange_code(code=code, redirect_uri=redirect_uri, code_verifier=code_verifier)
         else:
-            tokens = provider.exchange_code(code=code, redirect_uri=redirect_uri)
+            provider.exchange_code(code=code, redirect_uri=redirect_uri)
+    except ProviderError as exc:
+        raise IntegrationError(f"Connecting to {provider.name} failed: {exc.message}") from None
+    return _connection_finish(company=company, provider_code=provider_code, provider=provider, params=params, actor=actor)
+
+
+def connection_connect_chosen(
+    *, company: Company, provider_code: str, tokens: Tokens, tenant_id: str, actor: AbstractBaseUser | None
+) -> Connection:
+    """Finish a connection whose sign-in authorised several tenants, with the one the user chose
+    (Xero): the tokens are those of that sign-in; the vendor is asked again that the choice is one of them."""
+    provider = provider_class(provider_code)(provider_config(provider_code), tokens=tokens)
+    return _connection_finish(
+        company=company, provider_code=provider_code, provider=provider, params={"tenant": tenant_id}, actor=actor
+    )
+
+
+def _connection_finish(
+    *, company: Company, provider_code: str, provider: Provider, params: dict[str, str], actor: AbstractBaseUser | None
+) -> Connection:
+    """Find the tenant, store the tokens (encrypted). Reconnecting the same tenant repairs the connection
+    in place. Raises ``TenantChoiceNeeded`` (with the tokens) when the user must choose the tenant."""
+    tokens = provider.tokens
+    try:
         tenant_id, tenant_name = provider.tenant_from_callback(params)
         version = provider.remote_version()
+    except TenantChoiceNeeded as exc:
+        exc.tokens = tokens
+        raise
     except ProviderError as exc:
         raise IntegrationError(f"Connecting to {provider.name} failed: {exc.message}") from None
     with transaction.atomic():

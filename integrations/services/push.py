@@ -373,6 +373,13 @@ class PushEngine:
             )
             for code in {row._code for row in failed}:
                 self._issues([r for r in failed if r._code == code], code=code)
+            warned = [(row, by_id[row.entry_id].warnings) for row in ok if by_id[row.entry_id].warnings]
+            SyncIssue.objects.bulk_create(  # synced, with what the vendor warned about: shown on the run
+                [
+                    SyncIssue(run=self.run, entry_id=row.entry_id, code="vendor_warning", message="; ".join(w)[:2000])
+                    for row, w in warned
+                ]
+            )
             refused = [date.fromisoformat(r.payload_date) for r in failed if r._code == "closed_period"]
             if refused and self.entity is not None:
                 # The vendor says these dates are closed for this entity: it is closed at least through them.

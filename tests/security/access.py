@@ -120,6 +120,7 @@ ACCESS: dict[str, Page] = {
     "integrations:status": Page(get=VIEW),
     "integrations:connect": Page(post=ADMINISTER),
     "integrations:connect_credentials": Page(post=ADMINISTER),
+    "integrations:connect_choose": Page(post=ADMINISTER, ok=(302,)),  # no choice pending in this session
     "integrations:connect_qbd": Page(post=ADMINISTER),
     "integrations:qwc": Page(get=ADMINISTER, ok=(200, 302)),  # 302: no QuickBooks Desktop connection
     "integrations:entity_closed_date": Page(post=ADMINISTER),

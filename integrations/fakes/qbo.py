@@ -169,6 +169,12 @@ class FakeQuickBooksOnline(FakeVendor):
 
     def route(self, request: Request, tenant: str) -> Response:
         resource = request.path.rsplit("/", 1)[-1]
+        if request.method == "GET" and (match := re.search(r"/journalentry/([^/]+)$", request.path)):
+            with self.lock:
+                journal = self.journals.get(match.group(1))
+            if journal is None:
+                return self.fault_response(fault("Object Not Found", f"JournalEntry {match.group(1)} not found", "610"))
+            return Response(200, {"JournalEntry": journal, "time": now_text()})
         if resource == "query":
             return self.query(request)
         if resource == "preferences" and request.method == "GET":
@@ -292,6 +298,12 @@ class FakeQuickBooksOnline(FakeVendor):
                 "CustomerRef": {"value": "1", "name": customer},
             },
         )
+
+    def edit_in_quickbooks(self, journal_id: str) -> None:
+        """Someone changes the entry in QuickBooks: its SyncToken moves on (the one closebooks holds is stale)."""
+        with self.lock:
+            journal = self.journals[journal_id]
+            journal["SyncToken"] = str(int(journal["SyncToken"]) + 1)
 
     def journal_entry(self, request: Request) -> Response:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
 from decimal import Decimal
 from urllib.parse import urlencode
@@ -58,6 +59,16 @@ def _txn(kind: str, row: dict, lines: list[InboundLine]) -> InboundTransaction:
     )
 
 
+# Intuit "Error codes": 6190 Invalid Company Status (the company's subscription is cancelled or its
+# trial ended); 5010 Stale Object Error (the SyncToken sent is not the entity's current one).
+BROKEN_CODES = {"6190"}
+STALE_CODE = "5010"
+
+
+class StaleObject(EntryRejected):
+    """5010: the SyncToken sent is not the current one (someone changed the entry in QuickBooks)."""
+
+
 def is_closed_period(error: dict) -> bool:
     """Matched on the message, never on the code: sources disagree on the code (6210, 5010)."""
     text = f"{error.get('Message', '')} {error.get('Detail', '')}".lower()
@@ -74,6 +85,12 @@ def fault_error(fault: dict) -> ProviderError:
     text = f"{message}: {detail}" if detail else message
     if is_closed_period(first):
         return ClosedPeriodRejected(f"{VENDOR} refused an entry in its closed period: {text}")
+    if kind == "AuthorizationFault" or code.lstrip("0") in BROKEN_CODES:
+        # The app may no longer act for this company (permissions withdrawn, subscription lapsed: 6190
+        # "Invalid Company Status"): every further entry would be refused the same way. Stop and reconnect.
+        return ConnectionBroken(f"{VENDOR} refused access to the company ({kind} {code}): {text}. Reconnect it.")
+    if code.lstrip("0") == STALE_CODE:
+        return StaleObject(f"{VENDOR}: the entry was changed in QuickBooks since it was read ({text}).")
     if code.lstrip("0") == "3001" or "throttle" in message.lower():
         return RateLimited(f"{VENDOR} is throttling requests ({text}).", retry_after=DEFAULT_RETRY_AFTER)
     if kind.upper() == "AUTHENTICATION" or code.lstrip("0") in {"3200", "100"}:
@@ -226,6 +243,8 @@ class QuickBooksOnline(Provider):
                 body = self._call(
                     "POST", self._url("journalentry", requestid=key), content=dumps(self.journal_entry_body(entry)), headers=JSON
                 )
+            except StaleObject:
+                return [self._retry_stale(entry, key)]
             except (EntryRejected, UnexpectedResponse) as exc:
                 return [PushOutcome(local_id=entry.local_id, error=exc)]
             return [self._outcome(entry.local_id, body.get("JournalEntry"))]
@@ -252,12 +271,35 @@ class QuickBooksOnline(Provider):
                 )
             elif "Fault" in item:
                 error = fault_error(item["Fault"] or {})
-                if isinstance(error, (RateLimited, TokenExpired, TransientError)):
+                if isinstance(error, (RateLimited, TokenExpired, TransientError, ConnectionBroken)):
                     raise error
+                if isinstance(error, StaleObject) and entry.external_id:
+                    outcomes.append(self._retry_stale(entry, key))
+                    continue
                 outcomes.append(PushOutcome(entry.local_id, error=error))
             else:
                 outcomes.append(self._outcome(entry.local_id, item.get("JournalEntry")))
         return outcomes
+
+    def _retry_stale(self, entry: PushEntry, key: str) -> PushOutcome:
+        """5010 Stale Object: read the entry's current SyncToken and send the update once more (Intuit
+        "Change data capture" / "Update an entity": an update must carry the latest SyncToken). The retry
+        has its own requestid, derived from the request's, so a resend of the whole request replays both."""
+        try:
+            current = self._call("GET", self._url(f"journalentry/{entry.external_id}")).get("JournalEntry") or {}
+            token = str(current["SyncToken"])
+            retried = dataclasses.replace(entry, external_version=token)
+            body = self._call(
+                "POST",
+                self._url("journalentry", requestid=f"{key[:36]}-s{entry.local_id}"[:50]),
+                content=dumps(self.journal_entry_body(retried)),
+                headers=JSON,
+            )
+        except (KeyError, TypeError):
+            return PushOutcome(entry.local_id, error=UnexpectedResponse(f"{VENDOR} answered JournalEntry without SyncToken."))
+        except (EntryRejected, UnexpectedResponse) as exc:
+            return PushOutcome(entry.local_id, error=exc)
+        return self._outcome(entry.local_id, body.get("JournalEntry"))
 
     @staticmethod
     def _outcome(local_id: int, journal: object) -> PushOutcome:
@@ -279,8 +321,13 @@ class QuickBooksOnline(Provider):
             raise UnexpectedResponse(f"{VENDOR} BookCloseDate {raw!r} is not a date.") from None
 
     def pull_inbound(self, *, since: datetime | None) -> list[InboundTransaction]:
-        """Invoices (Dr AR, Cr each item's income account, Cr sales tax), bills (Dr each line's
-        expense account, Cr AP) and payments (Dr the deposit account, Cr AR) changed since ``since``."""
+        """Invoices (Dr AR; Cr each item's income account, through item groups; Dr the discount account;
+        Cr sales tax), bills (Dr each line's expense account, or its item's expense account; Cr AP) and
+        payments (Dr the deposit account, Cr AR) changed since ``since`` (Finance.xsd: Line's DetailType
+        SalesItemLineDetail, GroupLineDetail (its own Line list), DiscountLineDetail, SubTotalLineDetail;
+        AccountBasedExpenseLineDetail and ItemBasedExpenseLineDetail). A document closebooks cannot read
+        (a line type it does not know, a missing account, an amount it cannot hold) is refused on its
+        own, with the reason; the others are imported."""
         where = f" WHERE MetaData.LastUpdatedTime > '{since.isoformat(timespec='seconds')}'" if since else ""
         accounts = self._query("Account", " WHERE Active IN (true,false)")
 
@@ -290,54 +337,96 @@ class QuickBooksOnline(Provider):
                     return str(a["Id"])
             raise UnexpectedResponse(f"{VENDOR} has no {subtype or kind} account.")
 
-        items = {str(i["Id"]): i for i in self._query("Item")}
+        items = {str(i.get("Id")): i for i in self._query("Item") if isinstance(i, dict)}
+
+        def item_account(line: dict, detail: str, refs: tuple[str, ...], what: str) -> str:
+            item = items.get(str(line[detail]["ItemRef"]["value"]), {})
+            for ref in refs:
+                if (item.get(ref) or {}).get("value"):
+                    return str(item[ref]["value"])
+            raise UnexpectedResponse(
+                f"item {line[detail]['ItemRef'].get('name') or line[detail]['ItemRef']['value']} has no {what} account"
+            )
+
+        def sales_lines(lines: list) -> list[InboundLine]:
+            found = []
+            for line in lines or []:
+                kind = line.get("DetailType")
+                if kind == "SalesItemLineDetail":
+                    income = item_account(line, kind, ("IncomeAccountRef",), "income")
+                    found.append(InboundLine(ZERO, _money(line["Amount"]), income, description=line.get("Description", "")))
+                elif kind == "GroupLineDetail":  # a bundle: its own lines carry the items and amounts
+                    found.extend(sales_lines((line.get("GroupLineDetail") or {}).get("Line") or []))
+                elif kind == "DiscountLineDetail":
+                    detail = line.get("DiscountLineDetail") or {}
+                    discount = (detail.get("DiscountAccountRef") or {}).get("value") or account_of(
+                        "Income", "DiscountsRefundsGiven"
+                    )
+                    found.append(InboundLine(_money(line["Amount"]), ZERO, str(discount), description="Discount"))
+                elif kind in ("SubTotalLineDetail", "DescriptionOnly"):
+                    continue  # a subtotal or a text line posts nothing
+                else:
+                    raise UnexpectedResponse(f"a line of type {kind!r} that closebooks does not know how to post")
+            return found
+
         found: list[InboundTransaction] = []
-        try:
-            for inv in self._query("Invoice", where):
-                lines = []
-                for line in inv.get("Line") or []:
-                    if line.get("DetailType") != "SalesItemLineDetail":
-                        continue
-                    item = items.get(str(line["SalesItemLineDetail"]["ItemRef"]["value"]), {})
-                    income = (item.get("IncomeAccountRef") or {}).get("value")
-                    if not income:
-                        raise UnexpectedResponse(f"{VENDOR} invoice {inv['Id']} sells an item without an income account.")
-                    lines.append(InboundLine(ZERO, _money(line["Amount"]), str(income), description=line.get("Description", "")))
-                tax = _money((inv.get("TxnTaxDetail") or {}).get("TotalTax", 0))
-                if tax:
-                    lines.append(
-                        InboundLine(ZERO, tax, account_of("Other Current Liability", "SalesTaxPayable"), description="Sales tax")
+
+        def read(kind: str, row: dict, build) -> None:
+            number = str(row.get("DocNumber") or row.get("Id") or "?")
+            try:
+                found.append(_txn(kind, row, build(row)))
+            except UnexpectedResponse as exc:
+                found.append(InboundTransaction.refused(kind, str(row.get("Id") or number), number, f"{VENDOR}: {exc.message}"))
+            except (KeyError, TypeError, AttributeError):
+                found.append(
+                    InboundTransaction.refused(
+                        kind, str(row.get("Id") or number), number, f"{VENDOR} sent this {kind} without its documented fields."
                     )
-                ar = (inv.get("ARAccountRef") or {}).get("value") or account_of("Accounts Receivable")
-                lines.insert(0, InboundLine(_money(inv["TotalAmt"]), ZERO, str(ar), description=_name(inv, "CustomerRef")))
-                found.append(_txn("invoice", inv, lines))
-            for bill in self._query("Bill", where):
-                lines = [
-                    InboundLine(
-                        _money(line["Amount"]),
-                        ZERO,
-                        str(line["AccountBasedExpenseLineDetail"]["AccountRef"]["value"]),
-                        description=line.get("Description", ""),
-                    )
-                    for line in bill.get("Line") or []
-                    if line.get("DetailType") == "AccountBasedExpenseLineDetail"
-                ]
-                ap = (bill.get("APAccountRef") or {}).get("value") or account_of("Accounts Payable")
-                lines.append(InboundLine(ZERO, _money(bill["TotalAmt"]), str(ap), description=_name(bill, "VendorRef")))
-                found.append(_txn("bill", bill, lines))
-            for pay in self._query("Payment", where):
-                deposit = (pay.get("DepositToAccountRef") or {}).get("value") or account_of(
-                    "Other Current Asset", "UndepositedFunds"
                 )
-                ar = (pay.get("ARAccountRef") or {}).get("value") or account_of("Accounts Receivable")
-                amount = _money(pay["TotalAmt"])
-                lines = [
-                    InboundLine(amount, ZERO, str(deposit)),
-                    InboundLine(ZERO, amount, str(ar), description=_name(pay, "CustomerRef")),
-                ]
-                found.append(_txn("payment", pay, lines))
-        except (KeyError, TypeError):
-            raise UnexpectedResponse(f"{VENDOR} returned an invoice, bill or payment without its documented fields.") from None
+
+        def invoice(inv: dict) -> list[InboundLine]:
+            lines = sales_lines(inv.get("Line") or [])
+            tax = _money((inv.get("TxnTaxDetail") or {}).get("TotalTax", 0))
+            if tax:
+                lines.append(
+                    InboundLine(ZERO, tax, account_of("Other Current Liability", "SalesTaxPayable"), description="Sales tax")
+                )
+            ar = (inv.get("ARAccountRef") or {}).get("value") or account_of("Accounts Receivable")
+            return [InboundLine(_money(inv["TotalAmt"]), ZERO, str(ar), description=_name(inv, "CustomerRef")), *lines]
+
+        def bill(row: dict) -> list[InboundLine]:
+            lines = []
+            for line in row.get("Line") or []:
+                kind = line.get("DetailType")
+                if kind == "AccountBasedExpenseLineDetail":
+                    account = str(line[kind]["AccountRef"]["value"])
+                elif kind == "ItemBasedExpenseLineDetail":  # an item bought: its expense (or inventory asset) account
+                    account = item_account(line, kind, ("ExpenseAccountRef", "AssetAccountRef"), "expense")
+                else:
+                    raise UnexpectedResponse(f"a bill line of type {kind!r} that closebooks does not know how to post")
+                lines.append(InboundLine(_money(line["Amount"]), ZERO, account, description=line.get("Description", "")))
+            tax = _money((row.get("TxnTaxDetail") or {}).get("TotalTax", 0))
+            if tax:
+                lines.append(InboundLine(tax, ZERO, account_of("Other Current Liability", "SalesTaxPayable"), description="Tax"))
+            ap = (row.get("APAccountRef") or {}).get("value") or account_of("Accounts Payable")
+            lines.append(InboundLine(ZERO, _money(row["TotalAmt"]), str(ap), description=_name(row, "VendorRef")))
+            return lines
+
+        def payment(pay: dict) -> list[InboundLine]:
+            deposit = (pay.get("DepositToAccountRef") or {}).get("value") or account_of("Other Current Asset", "UndepositedFunds")
+            ar = (pay.get("ARAccountRef") or {}).get("value") or account_of("Accounts Receivable")
+            amount = _money(pay["TotalAmt"])
+            return [
+                InboundLine(amount, ZERO, str(deposit)),
+                InboundLine(ZERO, amount, str(ar), description=_name(pay, "CustomerRef")),
+            ]
+
+        for row in self._query("Invoice", where):
+            read("invoice", row, invoice)
+        for row in self._query("Bill", where):
+            read("bill", row, bill)
+        for row in self._query("Payment", where):
+            read("payment", row, payment)
         return found
 
     def remote_version(self) -> str:

@@ -32,21 +32,25 @@ from ledger.services import audit_record
 
 from .exceptions import IntegrationError
 from .models import Connection, QbdClientVersion, QbdRequest, QbdSession, SyncRun
-from .providers.base import ClosedDate, ClosedPeriodRejected, EntryRejected, PushOutcome
+from .providers.base import ClosedDate, ClosedPeriodRejected, EntryRejected, ProviderError, PushOutcome
 from .providers.qbd import (
     CLOSED_CODES,
     MIN_CONNECTOR,
     accounts_from,
     closing_date_from,
+    inbound_journal_query,
+    invoice_query,
     invoices_from,
+    item_query,
     items_from,
+    iterator_next,
     journal_entry_add,
     journal_entry_query,
     journals_from,
     parse_response,
     version_tuple,
 )
-from .services.chart import accounts_store, items_store
+from .services.chart import accounts_store, items_add, items_store
 from .services.closed_dates import closed_date_store
 from .services.inbound import inbound_store, inbound_waiting_post
 from .services.push import PushEngine, entry_from_payload
@@ -304,17 +308,36 @@ def _apply_inbound(session: QbdSession, request: QbdRequest, answer) -> None:
     if not answer.ok and not answer.no_match:  # statusCode 1: the query matched nothing
         fail(f"QuickBooks Desktop refused {answer.tag} ({answer.status_code}): {answer.message}")
         return
+    continuation = iterator_next(answer) if answer.ok else ""
     try:
         if request.kind == QbdRequest.Kind.ITEM_QUERY:
-            items_store(connection=connection, remote=items_from(answer) if answer.ok else [])
-            inbound_waiting_post(connection=connection)
+            items = items_from(answer) if answer.ok else []
+            if continuation or request.qbxml.find('iterator="Continue"') >= 0:
+                # One page of a longer list: kept with what the earlier pages brought, none marked gone.
+                items_add(connection=connection, remote=items)
+            else:
+                items_store(connection=connection, remote=items)
+            if not continuation:
+                inbound_waiting_post(connection=connection)
         elif request.kind == QbdRequest.Kind.INBOUND_JOURNAL_QUERY:
             inbound_store(connection=connection, run=run, txns=journals_from(answer) if answer.ok else [], actor=None)
         else:
             inbound_store(connection=connection, run=run, txns=invoices_from(answer) if answer.ok else [], actor=None)
-    except (ArithmeticError, ValueError) as exc:  # raised while reading the answer, before anything is posted
+    except (ArithmeticError, ValueError, ProviderError) as exc:  # raised while reading the answer, before anything is posted
         fail(f"QuickBooks Desktop answered {answer.tag} with a value closebooks cannot read: {exc}")
         return
+    if continuation:
+        # OSR "Iterators": the next page is asked for with iterator="Continue" and the iteratorID, before
+        # the run can finish (it stays open while a request of it is pending).
+        build = {
+            QbdRequest.Kind.ITEM_QUERY: lambda rid: item_query(rid, continuation),
+            QbdRequest.Kind.INBOUND_JOURNAL_QUERY: lambda rid: inbound_journal_query(rid, None, continuation),
+            QbdRequest.Kind.INVOICE_QUERY: lambda rid: invoice_query(rid, None, continuation),
+        }[request.kind]
+        request_id = new_request_id()
+        QbdRequest.objects.create(
+            connection=connection, run=run, kind=request.kind, request_id=request_id, qbxml=build(request_id)
+        )
     SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.QUEUED).update(status=SyncRun.Status.RUNNING)
     if not QbdRequest.objects.filter(run=run, state__in=PENDING).exists():
         pulled_from = (run.result or {}).get("pulled_from")

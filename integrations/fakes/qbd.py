@@ -29,6 +29,7 @@ from .chart import default_chart
 NS = "http://developer.intuit.com/"
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 REF = re.compile(r"^CB(\d+)$")
+SALES_TAX_PAYABLE = "2300"  # the demo chart's sales tax payable account
 TYPES = {"asset": "OtherCurrentAsset", "liability": "OtherCurrentLiability", "equity": "Equity", "income": "Income"}
 
 
@@ -61,6 +62,7 @@ class FakeQuickBooksDesktop:
         self.calls: list[str] = []
         self.last_error = ""
         self.percentages: list[int] = []
+        self.iterators: dict[str, tuple[list, int]] = {}
 
     # ------------------------------------------------------------ the Web Connector
 
@@ -160,10 +162,15 @@ class FakeQuickBooksDesktop:
         self.next_txn += 1
         return f"{self.next_txn:X}-1700000000"
 
-    def add_invoice(self, *, when: date, lines: list[tuple[str, str]], ref: str, customer: str = "Acme") -> str:
-        """A receivable invoice: ``lines`` as (item ListID, amount); AR is account 1100."""
+    def add_invoice(
+        self, *, when: date, lines: list[tuple[str, str]], ref: str, customer: str = "Acme", tax: str = "", tax_item: str = ""
+    ) -> str:
+        """A receivable invoice: ``lines`` as (item ListID, amount); AR is account 1100; ``tax`` collected
+        through the sales tax item ``tax_item``."""
         txn = self._stamp()
         self.invoices[txn] = {
+            "tax": tax or "0.00",
+            "tax_item": tax_item,
             "TxnID": txn,
             "TxnDate": when.isoformat(),
             "RefNumber": ref,
@@ -197,15 +204,42 @@ class FakeQuickBooksDesktop:
         since = datetime.fromisoformat(text)
         return lambda row: row["TimeModified"].replace(microsecond=0) >= since
 
+    def _paged(self, rq: ET.Element, rows: list):
+        """(this page's rows, the Rs element): OSR "Iterators". iterator="Start" with MaxReturned opens
+        an iterator over the matching rows; "Continue" with its iteratorID gives the next page; the Rs
+        carries iteratorRemainingCount and iteratorID. Without an iterator, every row at once."""
+        iterator = rq.get("iterator")
+        if iterator == "Continue":
+            state = self.iterators.get(rq.get("iteratorID") or "")
+            if state is None:
+                return None, self._rs(rq, "3170", "The iterator ID is not valid or has expired.")
+            rows, size = state
+        else:
+            size = int(rq.findtext("MaxReturned") or 0) or len(rows) or 1
+        page, rest = rows[:size], rows[size:]
+        if iterator is None:
+            return page, self._rs(rq)
+        iterator_id = rq.get("iteratorID") if iterator == "Continue" else f"{{{len(self.iterators) + 1:08d}-fake-iterator}}"
+        self.iterators[iterator_id] = (rest, size)
+        rs = self._rs(rq)
+        rs.set("iteratorRemainingCount", str(len(rest)))
+        rs.set("iteratorID", iterator_id)
+        return page, rs
+
     def _items(self, rq: ET.Element) -> ET.Element:
         if not self.items:
             return self._rs(rq, "1", "A query request did not find a matching object in QuickBooks")
-        rs = self._rs(rq)
-        for list_id, item in self.items.items():
+        page, rs = self._paged(rq, list(self.items.items()))
+        if page is None:
+            return rs
+        for list_id, item in page:
             ret = ET.SubElement(rs, f"{item['type']}Ret")
             for tag, value in (("ListID", list_id), ("Name", item["name"]), ("FullName", item["name"]), ("IsActive", "true")):
                 ET.SubElement(ret, tag).text = value
-            if item["income"]:
+            if item["type"] in ("ItemSalesTax", "ItemSalesTaxGroup"):
+                # A sales tax item names its rate and agency, never an account (OSR ItemSalesTaxRet).
+                ET.SubElement(ret, "TaxRate").text = item.get("rate", "8.0")
+            elif item["income"]:
                 if item["type"] == "ItemInventory":
                     ET.SubElement(ET.SubElement(ret, "IncomeAccountRef"), "ListID").text = item["income"]
                 else:
@@ -216,9 +250,11 @@ class FakeQuickBooksDesktop:
     def _invoices(self, rq: ET.Element) -> ET.Element:
         keep = self._modified_filter(rq)
         found = [i for i in self.invoices.values() if keep(i)]
-        if not found:
+        if not found and rq.get("iterator") != "Continue":
             return self._rs(rq, "1", "A query request did not find a matching object in QuickBooks")
-        rs = self._rs(rq)
+        found, rs = self._paged(rq, found)
+        if found is None:
+            return rs
         with_lines = (rq.findtext("IncludeLineItems") or "").strip() == "true"
         for inv in found:
             ret = ET.SubElement(rs, "InvoiceRet")
@@ -229,8 +265,10 @@ class FakeQuickBooksDesktop:
             ET.SubElement(ret, "TxnDate").text = inv["TxnDate"]
             ET.SubElement(ret, "RefNumber").text = inv["RefNumber"]
             total = sum((Decimal(a) for _, a in inv["lines"]), Decimal(0))
+            if inv.get("tax_item"):
+                ET.SubElement(ET.SubElement(ret, "ItemSalesTaxRef"), "ListID").text = inv["tax_item"]
             ET.SubElement(ret, "Subtotal").text = f"{total:.2f}"
-            ET.SubElement(ret, "SalesTaxTotal").text = "0.00"
+            ET.SubElement(ret, "SalesTaxTotal").text = inv.get("tax", "0.00")
             if with_lines:
                 for n, (item, amount) in enumerate(inv["lines"], start=1):
                     line = ET.SubElement(ret, "InvoiceLineRet")
@@ -280,11 +318,15 @@ class FakeQuickBooksDesktop:
             ref = rq.findtext("RefNumber")
             keep = self._modified_filter(rq)
             found = [j for j in self.journals.values() if (ref is None or j["RefNumber"] == ref) and keep(j)]
-            if not found:
+            if not found and rq.get("iterator") != "Continue":
                 return self._rs(rq, "1", "A query request did not find a matching object in QuickBooks")
-            rs = self._rs(rq)
+            found, rs = self._paged(rq, found)
+            if found is None:
+                return rs
+            # OSR JournalEntryQuery: "IncludeLineItems: if true, line items are returned"; without it, none.
+            with_lines = (rq.findtext("IncludeLineItems") or "").strip() == "true"
             for j in found:
-                rs.append(self._ret(j))
+                rs.append(self._ret(j, with_lines=with_lines))
             return rs
         if rq.tag == "AccountQueryRq":
             rs = self._rs(rq)
@@ -300,6 +342,8 @@ class FakeQuickBooksDesktop:
                     ("AccountNumber", row["number"]),
                 ):
                     ET.SubElement(ret, tag).text = value
+                if row["number"] == SALES_TAX_PAYABLE:  # QuickBooks' own account for the sales tax collected
+                    ET.SubElement(ret, "SpecialAccountType").text = "SalesTaxPayable"
             return rs
         if rq.tag == "PreferencesQueryRq":
             rs = self._rs(rq)
@@ -310,13 +354,13 @@ class FakeQuickBooksDesktop:
             return rs
         return self._rs(rq, "3250", f"This feature is not enabled or not available: {rq.tag}.")
 
-    def _ret(self, journal: dict) -> ET.Element:
+    def _ret(self, journal: dict, *, with_lines: bool = True) -> ET.Element:
         ret = ET.Element("JournalEntryRet")
         for tag in ("TxnID", "EditSequence", "TxnNumber", "TxnDate", "RefNumber"):
             ET.SubElement(ret, tag).text = str(journal[tag])
         if journal.get("Memo"):
             ET.SubElement(ret, "Memo").text = journal["Memo"]
-        for list_id, side, amount in journal.get("lines", []):
+        for list_id, side, amount in journal.get("lines", []) if with_lines else []:
             line = ET.SubElement(ret, "JournalDebitLine" if side == "debit" else "JournalCreditLine")
             ET.SubElement(ET.SubElement(line, "AccountRef"), "ListID").text = list_id
             ET.SubElement(line, "Amount").text = amount

@@ -21,6 +21,7 @@ from ledger.guard import QUICKBOOKS_DESKTOP_RECEIVABLE_INVOICES
 from .base import (
     QUEUED,
     ClosedDate,
+    EntryRejected,
     InboundLine,
     InboundTransaction,
     Provider,
@@ -29,6 +30,7 @@ from .base import (
     PushOutcome,
     RemoteAccount,
     Tokens,
+    vendor_money,
 )
 
 VENDOR = "QuickBooks Desktop"
@@ -67,7 +69,21 @@ def _envelope(request: ET.Element) -> str:
     return f'<?xml version="1.0"?><?qbxml version="{QBXML_VERSION}"?>' + ET.tostring(root, encoding="unicode")
 
 
+# qbXML AMTTYPE: at most 13 digits before the decimal point (OSR "Amount"); QuickBooks refuses more.
+MAX_AMOUNT = Decimal("9999999999999.99")
+# Queries are read in pages (OSR "Iterators": iterator="Start" with MaxReturned, then "Continue" with the
+# iteratorID until iteratorRemainingCount is 0); one answer stays small however large the company file.
+ITERATOR_PAGE = 500
+
+
 def journal_entry_add(entry: PushEntry, request_id: str) -> str:
+    """Raises EntryRejected for an amount qbXML cannot carry: refused before it is ever queued."""
+    for line in entry.lines:
+        if max(line.debit, line.credit) > MAX_AMOUNT:
+            raise EntryRejected(
+                f"JE-{entry.local_id}: {max(line.debit, line.credit):,.2f} is more than QuickBooks Desktop holds "
+                "(13 digits before the decimal point)."
+            )
     rq = ET.Element("JournalEntryAddRq", requestID=request_id)
     add = ET.SubElement(rq, "JournalEntryAdd")
     ET.SubElement(add, "TxnDate").text = entry.entry_date.isoformat()
@@ -106,24 +122,49 @@ def _modified_since(rq: ET.Element, since: datetime | None) -> None:
         ET.SubElement(ET.SubElement(rq, "ModifiedDateRangeFilter"), "FromModifiedDate").text = since.isoformat(timespec="seconds")
 
 
-def item_query(request_id: str) -> str:
+def _paged(tag: str, request_id: str, iterator_id: str) -> ET.Element:
+    """A query opening an iterator, or continuing the one ``iterator_id`` names (OSR "Iterators")."""
+    if iterator_id:
+        return ET.Element(tag, requestID=request_id, iterator="Continue", iteratorID=iterator_id)
+    return ET.Element(tag, requestID=request_id, iterator="Start")
+
+
+def item_query(request_id: str, iterator_id: str = "") -> str:
     """The item list: each item's income account is where an invoice line selling it posts."""
-    rq = ET.Element("ItemQueryRq", requestID=request_id)
-    ET.SubElement(rq, "ActiveStatus").text = "All"
+    rq = _paged("ItemQueryRq", request_id, iterator_id)
+    ET.SubElement(rq, "MaxReturned").text = str(ITERATOR_PAGE)
+    if not iterator_id:
+        ET.SubElement(rq, "ActiveStatus").text = "All"
     return _envelope(rq)
 
 
-def inbound_journal_query(request_id: str, since: datetime | None) -> str:
-    rq = ET.Element("JournalEntryQueryRq", requestID=request_id)
-    _modified_since(rq, since)
-    return _envelope(rq)
-
-
-def invoice_query(request_id: str, since: datetime | None) -> str:
-    rq = ET.Element("InvoiceQueryRq", requestID=request_id)
-    _modified_since(rq, since)
+def inbound_journal_query(request_id: str, since: datetime | None, iterator_id: str = "") -> str:
+    """Journal entries changed since ``since``, with their lines: without IncludeLineItems QuickBooks
+    answers the entries alone (OSR JournalEntryQuery: "IncludeLineItems: if true, line items are returned")."""
+    rq = _paged("JournalEntryQueryRq", request_id, iterator_id)
+    ET.SubElement(rq, "MaxReturned").text = str(ITERATOR_PAGE)
+    if not iterator_id:
+        _modified_since(rq, since)
     ET.SubElement(rq, "IncludeLineItems").text = "true"
     return _envelope(rq)
+
+
+def invoice_query(request_id: str, since: datetime | None, iterator_id: str = "") -> str:
+    rq = _paged("InvoiceQueryRq", request_id, iterator_id)
+    ET.SubElement(rq, "MaxReturned").text = str(ITERATOR_PAGE)
+    if not iterator_id:
+        _modified_since(rq, since)
+    ET.SubElement(rq, "IncludeLineItems").text = "true"
+    return _envelope(rq)
+
+
+def iterator_next(answer: Answer) -> str:
+    """The iteratorID to continue with, or "" when this answer was the last page."""
+    try:
+        remaining = int(answer.element.get("iteratorRemainingCount") or 0)
+    except ValueError:
+        remaining = 0
+    return (answer.element.get("iteratorID") or "") if remaining > 0 else ""
 
 
 @dataclass(frozen=True)
@@ -168,17 +209,26 @@ def parse_response(text: str) -> list[Answer]:
     ]
 
 
+SALES_TAX_PAYABLE = "SalesTaxPayable"  # AccountRet/SpecialAccountType of the account sales tax posts to
+SALES_TAX_ITEMS = {"SalesTax", "SalesTaxGroup"}  # ItemSalesTaxRet, ItemSalesTaxGroupRet: no account of their own
+
+
 def accounts_from(answer: Answer) -> list[RemoteAccount]:
-    return [
-        RemoteAccount(
-            external_id=(ret.findtext("ListID") or "").strip(),
-            number=(ret.findtext("AccountNumber") or "").strip(),
-            name=(ret.findtext("FullName") or ret.findtext("Name") or "").strip(),
-            type=(ret.findtext("AccountType") or "").strip(),
-            active=(ret.findtext("IsActive") or "true").strip().lower() == "true",
+    """The chart; the special Sales Tax Payable account is marked in its type (where SalesTaxTotal posts)."""
+    found = []
+    for ret in answer.element.findall("AccountRet"):
+        kind = (ret.findtext("AccountType") or "").strip()
+        special = (ret.findtext("SpecialAccountType") or "").strip()
+        found.append(
+            RemoteAccount(
+                external_id=(ret.findtext("ListID") or "").strip(),
+                number=(ret.findtext("AccountNumber") or "").strip(),
+                name=(ret.findtext("FullName") or ret.findtext("Name") or "").strip(),
+                type=f"{kind} ({special})" if special == SALES_TAX_PAYABLE else kind,
+                active=(ret.findtext("IsActive") or "true").strip().lower() == "true",
+            )
         )
-        for ret in answer.element.findall("AccountRet")
-    ]
+    return found
 
 
 @dataclass(frozen=True)
@@ -216,61 +266,80 @@ def items_from(answer: Answer) -> list[RemoteItem]:
 
 
 def _amount(text: str | None) -> Decimal:
-    return Decimal((text or "0").strip())
+    return vendor_money((text or "0").strip() or "0", vendor=VENDOR)
+
+
+def _each(kind: str, rets, read) -> list[InboundTransaction]:
+    """``read(ret)`` for each ret; one QuickBooks cannot be read from is refused on its own, with the reason."""
+    found = []
+    for ret in rets:
+        try:
+            txn = read(ret)
+        except (ProviderError, ArithmeticError, ValueError) as exc:
+            txn_id = (ret.findtext("TxnID") or "").strip()
+            ref = (ret.findtext("RefNumber") or "").strip()
+            reason = exc.message if isinstance(exc, ProviderError) else f"{VENDOR} sent a value closebooks cannot read ({exc})"
+            txn = InboundTransaction.refused(kind, txn_id or ref, ref or txn_id, reason)
+        if txn is not None:
+            found.append(txn)
+    return found
 
 
 def journals_from(answer: Answer) -> list[InboundTransaction]:
     """Journal entries made in QuickBooks Desktop; those closebooks added (RefNumber ``CB…``) are not pulled back."""
-    found = []
-    for ret in answer.element.findall("JournalEntryRet"):
-        ref = (ret.findtext("RefNumber") or "").strip()
-        if OWN_REF.match(ref):
-            continue
-        lines = []
-        for node in ret:
-            if node.tag in ("JournalDebitLine", "JournalCreditLine"):
-                amount = _amount(node.findtext("Amount"))
-                debit = node.tag == "JournalDebitLine"
-                lines.append(
-                    InboundLine(
-                        amount if debit else ZERO,
-                        ZERO if debit else amount,
-                        external_account_id=(node.findtext("AccountRef/ListID") or "").strip(),
-                        description=(node.findtext("Memo") or "").strip(),
-                    )
+    return _each("journal", answer.element.findall("JournalEntryRet"), _journal)
+
+
+def _journal(ret: ET.Element) -> InboundTransaction | None:
+    ref = (ret.findtext("RefNumber") or "").strip()
+    if OWN_REF.match(ref):
+        return None
+    lines = []
+    for node in ret:
+        if node.tag in ("JournalDebitLine", "JournalCreditLine"):
+            amount = _amount(node.findtext("Amount"))
+            debit = node.tag == "JournalDebitLine"
+            lines.append(
+                InboundLine(
+                    amount if debit else ZERO,
+                    ZERO if debit else amount,
+                    external_account_id=(node.findtext("AccountRef/ListID") or "").strip(),
+                    description=(node.findtext("Memo") or "").strip(),
                 )
-        found.append(_txn("journal", ret, ref, lines))
-    return found
+            )
+    return _txn("journal", ret, ref, lines)
 
 
 def invoices_from(answer: Answer) -> list[InboundTransaction]:
     """Receivable invoices: Dr the invoice's AR account, Cr each line's item (its income account
-    comes from the item list; an item without a mapped one makes the invoice wait)."""
-    found = []
-    for ret in answer.element.findall("InvoiceRet"):
-        credits = []
-        for line in ret.findall("InvoiceLineRet"):
-            amount = _amount(line.findtext("Amount"))
-            if not amount:
-                continue
-            credits.append(
-                InboundLine(
-                    ZERO,
-                    amount,
-                    external_item_id=(line.findtext("ItemRef/ListID") or "").strip(),
-                    description=(line.findtext("Desc") or "").strip(),
-                )
+    comes from the item list; an item without a mapped one makes the invoice wait), Cr SalesTaxTotal
+    through the invoice's sales tax item, which posts to the Sales Tax Payable account."""
+    return _each("invoice", answer.element.findall("InvoiceRet"), _invoice)
+
+
+def _invoice(ret: ET.Element) -> InboundTransaction:
+    credits = []
+    for line in ret.findall("InvoiceLineRet"):
+        amount = _amount(line.findtext("Amount"))
+        if not amount:
+            continue
+        credits.append(
+            InboundLine(
+                ZERO,
+                amount,
+                external_item_id=(line.findtext("ItemRef/ListID") or "").strip(),
+                description=(line.findtext("Desc") or "").strip(),
             )
-        tax = _amount(ret.findtext("SalesTaxTotal"))
-        if tax:
-            credits.append(InboundLine(ZERO, tax, external_item_id=(ret.findtext("ItemSalesTaxRef/ListID") or "").strip()))
-        total = sum((c.credit for c in credits), ZERO)
-        customer = (ret.findtext("CustomerRef/FullName") or "").strip()
-        ar = InboundLine(
-            total, ZERO, external_account_id=(ret.findtext("ARAccountRef/ListID") or "").strip(), description=customer
         )
-        found.append(_txn("invoice", ret, (ret.findtext("RefNumber") or "").strip(), [ar, *credits]))
-    return found
+    tax = _amount(ret.findtext("SalesTaxTotal"))
+    if tax:
+        credits.append(InboundLine(ZERO, tax, external_item_id=(ret.findtext("ItemSalesTaxRef/ListID") or "").strip()))
+    total = sum((c.credit for c in credits), ZERO)
+    customer = (ret.findtext("CustomerRef/FullName") or "").strip()
+    ar = InboundLine(
+        total, ZERO, external_account_id=(ret.findtext("ARAccountRef/ListID") or "").strip(), description=customer
+    )
+    return _txn("invoice", ret, (ret.findtext("RefNumber") or "").strip(), [ar, *credits])
 
 
 def _txn(kind: str, ret: ET.Element, ref: str, lines: list[InboundLine]) -> InboundTransaction:

@@ -7,7 +7,7 @@ Keyword-only, one transaction per write, an audit row for each change (PC6). Net
 outside database transactions. Import from ``integrations.services``: every public service is
 re-exported here."""
 
-from .chart import accounts_store, items_store, mappings_save
+from .chart import accounts_store, items_add, items_store, mappings_save
 from .closed_dates import closed_date_apply, closed_date_store
 from .connections import (
     call_with_token,
@@ -68,6 +68,7 @@ __all__ = [
     "inbound_pull",
     "inbound_store",
     "inbound_waiting_post",
+    "items_add",
     "items_store",
     "mappings_save",
     "oauth_authorize_origins",

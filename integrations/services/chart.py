@@ -52,8 +52,9 @@ def accounts_store(*, connection: Connection, remote: list, actor: AbstractBaseU
     return len(remote)
 
 
-def items_store(*, connection: Connection, remote: list) -> int:
-    """Store a pulled item list (QuickBooks Desktop ``ItemQueryRq``): each item and its income account."""
+def items_store(*, connection: Connection, remote: list, complete: bool = True) -> int:
+    """Store a pulled item list (QuickBooks Desktop ``ItemQueryRq``): each item and its income account.
+    ``complete``: the list is whole, so items it no longer names are marked inactive (not for one page)."""
     now = timezone.now()
     with transaction.atomic():
         existing = {i.external_id: i for i in ExternalItem.objects.select_for_update().filter(connection=connection)}
@@ -62,8 +63,14 @@ def items_store(*, connection: Connection, remote: list) -> int:
             row.name, row.type, row.income_account_id = item.name[:300], item.type[:60], item.income_account_id[:100]
             row.active, row.pulled_at = item.active, now
             row.save()
-        ExternalItem.objects.filter(pk__in=[i.pk for i in existing.values()]).update(active=False)
+        if complete:
+            ExternalItem.objects.filter(pk__in=[i.pk for i in existing.values()]).update(active=False)
     return len(remote)
+
+
+def items_add(*, connection: Connection, remote: list) -> int:
+    """One page of the item list (an iterator's): stored, nothing marked inactive."""
+    return items_store(connection=connection, remote=remote, complete=False)
 
 
 @transaction.atomic

@@ -64,6 +64,9 @@ class _InboundContext:
         self.by_number = {e.number: e.external_id for e in externals if e.number}
         self.labels = {e.external_id: str(e) for e in externals}
         self.items = {i.external_id: i for i in ExternalItem.objects.filter(connection=connection)}
+        # QuickBooks Desktop: sales tax items have no account in qbXML; what they collect posts to the
+        # special Sales Tax Payable account, mapped once on the connection like any other account.
+        self.sales_tax_payable = next((e.external_id for e in externals if e.type.endswith("(SalesTaxPayable)")), "")
         self.entities = {e.external_id: e for e in ConnectionEntity.objects.filter(connection=connection)}
         # The provider's exception to BC6, handed to the ledger's guard as data.
         self.policy = provider_class(connection.provider).inbound_policy
@@ -146,11 +149,16 @@ def _inbound_resolve(context: _InboundContext, txn: InboundTransaction) -> tuple
             item = context.items.get(line.external_item_id)
             if item is None:
                 return [], f"Item {line.external_item_id} is not in the item list pulled from {vendor}.", ""
-            if not item.income_account_id:
+            income = item.income_account_id
+            if not income and item.type in ("SalesTax", "SalesTaxGroup"):
+                income = context.sales_tax_payable
+                if not income:
+                    return [], f"{vendor}'s chart has no Sales Tax Payable account for {item} to post to; pull the chart.", ""
+            if not income:
                 return [], f"Item {item} has no income account in {vendor}.", ""
-            account = context.local.get(item.income_account_id)
+            account = context.local.get(income)
             if account is None:
-                label = context.labels.get(item.income_account_id) or item.income_account_id
+                label = context.labels.get(income) or income
                 return [], f"Item {item} posts to {vendor} account {label}, which no closebooks account is mapped to.", ""
         else:
             external_id = line.external_account_id or context.by_number.get(line.external_account_code, "")

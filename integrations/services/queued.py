@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import Connection, OutboxEntry, QbdRequest, SyncRun
+from ..providers.base import EntryRejected, ProviderError, PushOutcome
 from ..providers.qbd import (
     MIN_CONNECTOR,
     account_query,
@@ -45,11 +46,17 @@ def push_queue(*, run: SyncRun) -> int:
         if not rows:
             break
         sendable = engine.freeze(rows) or []
+        refused: list[tuple[OutboxEntry, PushOutcome]] = []
         with transaction.atomic():
             requests = []
             for row in sendable:
                 request_id = new_request_id()
                 entry = entry_from_payload(row.entry_id, row.payload)
+                try:
+                    qbxml = journal_entry_add(entry, request_id)
+                except ProviderError as exc:  # qbXML cannot carry it (an amount over 13 digits): never queued
+                    refused.append((row, PushOutcome(row.entry_id, error=EntryRejected(exc.message))))
+                    continue
                 requests.append(
                     QbdRequest(
                         connection_id=run.connection_id,
@@ -58,11 +65,13 @@ def push_queue(*, run: SyncRun) -> int:
                         kind=QbdRequest.Kind.JOURNAL_ENTRY_ADD,
                         request_id=request_id,
                         ref_number=ref_number(row.entry_id),
-                        qbxml=journal_entry_add(entry, request_id),
+                        qbxml=qbxml,
                     )
                 )
             QbdRequest.objects.bulk_create(requests, batch_size=1000)
-        queued += len(sendable)
+        if refused:
+            engine.record([r for r, _ in refused], [o for _, o in refused], attempts=0)
+        queued += len(requests)
     push_finish_if_done(run.pk)
     return queued
 

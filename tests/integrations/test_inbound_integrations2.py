@@ -344,18 +344,21 @@ def test_netsuite_suiteql_error_fails_the_run_with_its_error_details_and_writes_
     assert conn.inbound_pulled_at is None  # the next pull starts from the same place
 
 
-def test_qbd_unreadable_amount_fails_the_pull_and_posts_nothing_of_it(company, qbd_connected):
-    """Bad input from the Web Connector: a journal line whose amount is not a number stops the
-    pull with a clear error before anything of the answer is posted; the rest is not sent."""
+def test_qbd_unreadable_amount_refuses_that_entry_alone_with_its_reason(company, qbd_connected):
+    """Bad input from the Web Connector (issue 22): a journal line whose amount is not a number refuses
+    that journal entry, with the reason on the run; nothing of it is posted, and the rest of the pull
+    (the invoice) is imported."""
     conn, wc = qbd_connected
     wc.add_journal(when=date(2026, 2, 10), lines=[("6100", "debit", "12,50"), ("1000", "credit", "12,50")], ref="QB-1")
     wc.add_invoice(when=date(2026, 2, 12), lines=[(wc.add_item("Services", income_account="4020"), "10.00")], ref="INV-4")
     run = services.inbound_pull(connection=conn)
     wc.poll_until_idle()
     run.refresh_from_db()
-    assert run.status == SyncRun.Status.FAILED and "JournalEntryQueryRs" in run.error and "cannot read" in run.error
-    assert not inbound_entries(company).exists() and not InboundRecord.objects.filter(connection=conn).exists()
-    assert QbdRequest.objects.get(run=run, kind="invoice_query").state == QbdRequest.State.FAILED
+    assert (run.status, run.done, run.failed) == (SyncRun.Status.PARTIAL, 1, 1)
+    issue = run.issues.get()
+    assert "QB-1" in issue.message and "'12,50' that is not a number" in issue.message
+    assert InboundRecord.objects.get(connection=conn, number="QB-1").state == InboundRecord.State.REJECTED
+    assert [e.reference for e in inbound_entries(company)] == ["qbd:invoice:INV-4"]
 
 
 def test_qbd_the_scheduled_inbound_pull_queues_one_pull_for_the_next_poll(company, qbd_connected):

@@ -41,7 +41,11 @@ def pull_closed_dates() -> int:
     """Beat: pull the closed date of every active connection (IN5, BC7)."""
     pulled = 0
     for connection in Connection.objects.filter(status=Connection.Status.ACTIVE):
-        run = services.closed_date_pull(connection=connection)
+        try:
+            run = services.closed_date_pull(connection=connection)
+        except Exception:  # noqa: BLE001 - one company's failure never stops the others' pull; logged with its trace
+            log.exception("pulling the closed date of connection %s failed", connection.pk)
+            continue
         pulled += run.status == run.Status.SUCCEEDED
     return pulled
 
@@ -53,7 +57,11 @@ def pull_inbound() -> int:
     at a time), so the count returned covers the other vendors."""
     pulled = 0
     for connection in Connection.objects.filter(status=Connection.Status.ACTIVE):
-        run = services.inbound_pull(connection=connection)
+        try:
+            run = services.inbound_pull(connection=connection)
+        except Exception:  # noqa: BLE001 - one company's failure never stops the others' pull; logged with its trace
+            log.exception("pulling inbound transactions of connection %s failed", connection.pk)
+            continue
         pulled += run.done
     return pulled
 

@@ -320,67 +320,87 @@ class Xero(Provider):
             return str(system[name]["AccountID"])
 
         found: list[InboundTransaction] = []
-        try:
-            for inv in self._pages("Invoices", headers, {"Statuses": "AUTHORISED,PAID"}):
-                sale = inv["Type"] == "ACCREC"
-                lines = []
-                for item in inv.get("LineItems") or []:
-                    amount = _money(item["LineAmount"])
-                    if inv.get("LineAmountTypes") == "Inclusive":
-                        amount -= _money(item.get("TaxAmount", 0))
-                    side = (ZERO, amount) if sale else (amount, ZERO)
-                    lines.append(
-                        InboundLine(
-                            *side, external_account_code=str(item["AccountCode"]), description=item.get("Description", "")
-                        )
-                    )
-                tax = _money(inv.get("TotalTax", 0))
-                if tax:
-                    lines.append(
-                        InboundLine(
-                            *((ZERO, tax) if sale else (tax, ZERO)), external_account_id=control("GST"), description="Tax"
-                        )
-                    )
-                total = _money(inv["Total"])
-                contact = str((inv.get("Contact") or {}).get("Name", ""))
+
+        def invoice(inv: dict) -> InboundTransaction:
+            if inv.get("Type") not in ("ACCREC", "ACCPAY"):
+                raise UnexpectedResponse(f"an invoice of type {inv.get('Type')!r}, which closebooks does not know how to post")
+            sale = inv["Type"] == "ACCREC"
+            lines = []
+            for item in inv.get("LineItems") or []:
+                amount = _money(item["LineAmount"])
+                if inv.get("LineAmountTypes") == "Inclusive":
+                    amount -= _money(item.get("TaxAmount", 0))
+                side = (ZERO, amount) if sale else (amount, ZERO)
+                # AccountID when Xero gives it (Code is optional in Xero), else the code.
                 lines.append(
                     InboundLine(
-                        *((total, ZERO) if sale else (ZERO, total)),
-                        external_account_id=control("DEBTORS" if sale else "CREDITORS"),
-                        description=contact,
+                        *side,
+                        external_account_id=str(item.get("AccountID") or ""),
+                        external_account_code="" if item.get("AccountID") else str(item["AccountCode"]),
+                        description=item.get("Description", ""),
                     )
                 )
+            tax = _money(inv.get("TotalTax", 0))
+            if tax:
+                lines.append(
+                    InboundLine(*((ZERO, tax) if sale else (tax, ZERO)), external_account_id=control("GST"), description="Tax")
+                )
+            total = _money(inv["Total"])
+            contact = str((inv.get("Contact") or {}).get("Name", ""))
+            lines.append(
+                InboundLine(
+                    *((total, ZERO) if sale else (ZERO, total)),
+                    external_account_id=control("DEBTORS" if sale else "CREDITORS"),
+                    description=contact,
+                )
+            )
+            return InboundTransaction(
+                "invoice" if sale else "bill",
+                str(inv["InvoiceID"]),
+                str(inv.get("InvoiceNumber") or ""),
+                ms_json_date(inv["Date"]),
+                f"Xero {inv['Type']} {inv.get('InvoiceNumber', '')} {contact}".strip(),
+                tuple(lines),
+            )
+
+        def payment(pay: dict) -> InboundTransaction:
+            sale = (pay.get("Invoice") or {}).get("Type", "ACCREC") == "ACCREC"
+            amount, bank = _money(pay["Amount"]), str(pay["Account"]["AccountID"])
+            other = control("DEBTORS" if sale else "CREDITORS")
+            lines = (
+                (InboundLine(amount, ZERO, bank), InboundLine(ZERO, amount, other))
+                if sale
+                else (InboundLine(amount, ZERO, other), InboundLine(ZERO, amount, bank))
+            )
+            return InboundTransaction(
+                "payment",
+                str(pay["PaymentID"]),
+                str(pay.get("Reference") or ""),
+                ms_json_date(pay["Date"]),
+                f"Xero payment {pay.get('Reference', '')}".strip(),
+                lines,
+            )
+
+        def read(kind: str, row: object, build, id_field: str, number_field: str) -> None:
+            """One document; one that cannot be read is refused on its own, with the reason."""
+            row = row if isinstance(row, dict) else {}
+            external_id = str(row.get(id_field) or "")
+            number = str(row.get(number_field) or external_id or "?")
+            try:
+                found.append(build(row))
+            except UnexpectedResponse as exc:
+                found.append(InboundTransaction.refused(kind, external_id or number, number, f"{VENDOR}: {exc.message}"))
+            except (KeyError, TypeError, AttributeError):
                 found.append(
-                    InboundTransaction(
-                        "invoice" if sale else "bill",
-                        str(inv["InvoiceID"]),
-                        str(inv.get("InvoiceNumber") or ""),
-                        ms_json_date(inv["Date"]),
-                        f"Xero {inv['Type']} {inv.get('InvoiceNumber', '')} {contact}".strip(),
-                        tuple(lines),
+                    InboundTransaction.refused(
+                        kind, external_id or number, number, f"{VENDOR} sent this {kind} without its documented fields."
                     )
                 )
-            for pay in self._pages("Payments", headers):
-                sale = (pay.get("Invoice") or {}).get("Type", "ACCREC") == "ACCREC"
-                amount, bank = _money(pay["Amount"]), str(pay["Account"]["AccountID"])
-                other = control("DEBTORS" if sale else "CREDITORS")
-                lines = (
-                    (InboundLine(amount, ZERO, bank), InboundLine(ZERO, amount, other))
-                    if sale
-                    else (InboundLine(amount, ZERO, other), InboundLine(ZERO, amount, bank))
-                )
-                found.append(
-                    InboundTransaction(
-                        "payment",
-                        str(pay["PaymentID"]),
-                        str(pay.get("Reference") or ""),
-                        ms_json_date(pay["Date"]),
-                        f"Xero payment {pay.get('Reference', '')}".strip(),
-                        lines,
-                    )
-                )
-        except (KeyError, TypeError):
-            raise UnexpectedResponse(f"{VENDOR} returned an invoice or payment without its documented fields.") from None
+
+        for inv in self._pages("Invoices", headers, {"Statuses": "AUTHORISED,PAID"}):
+            read("invoice", inv, invoice, "InvoiceID", "InvoiceNumber")
+        for pay in self._pages("Payments", headers):
+            read("payment", pay, payment, "PaymentID", "Reference")
         return found
 
     def remote_version(self) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import secrets
 from collections.abc import Callable
 from datetime import date
@@ -24,6 +25,8 @@ from ..models import Connection, ConnectionEntity, SyncRun
 from ..providers import Provider, ProviderConfig, provider_class
 from ..providers.base import ConnectionBroken, ProviderError, TenantChoiceNeeded, TokenExpired, Tokens
 from ..signals import connection_needs_reconnect
+
+log = logging.getLogger(__name__)
 
 
 def provider_config(code: str) -> ProviderConfig:
@@ -395,3 +398,19 @@ def call_with_token(connection: Connection, fn: Callable[[Provider], object]) ->
         raise IntegrationError(exc.message) from None
     except ProviderError as exc:
         raise IntegrationError(exc.message) from None
+    except VENDOR_SHAPE_ERRORS as exc:
+        # An answer whose shape the client did not expect (a field of another type, a list where an
+        # object was documented): the run fails with a clear error instead of the task dying with it.
+        log.exception("unreadable answer from %s", connection.get_provider_display())
+        raise IntegrationError(unreadable_answer(connection, exc)) from None
+
+
+# What reading an answer of an unexpected shape raises in a client: refused with a clear message.
+VENDOR_SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError)
+
+
+def unreadable_answer(connection: Connection, exc: Exception) -> str:
+    return (
+        f"{connection.get_provider_display()} answered something closebooks could not read "
+        f"({type(exc).__name__}: {str(exc)[:200]}); nothing was changed."
+    )

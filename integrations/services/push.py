@@ -5,6 +5,7 @@ is first sent, so a crash, a retry or a duplicate delivery never makes a second 
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 import uuid
@@ -39,12 +40,14 @@ from ..providers.base import (
     TransientError,
 )
 from .connections import (
+    VENDOR_SHAPE_ERRORS,
     connection_entity_get,
     connection_mark_broken,
     connection_tokens_refresh,
     entity_closed_refusal,
     entity_date_to_ledger,
     provider_for,
+    unreadable_answer,
 )
 from .runs import announce_run_finished, run_finish
 
@@ -53,6 +56,8 @@ MAX_TRANSIENT_ATTEMPTS = 6  # per request, inside the task, before the task itse
 MAX_THROTTLED_WAITS = 200  # 429s answered for one request before giving the task back
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
+
+log = logging.getLogger(__name__)
 
 
 def backoff(attempt: int) -> float:
@@ -173,6 +178,9 @@ def sync_run_execute(*, run_id: int, sleep: Callable[[float], None] = time.sleep
             return run_finish(run, error=exc.message)
         except ProviderError as exc:
             return run_finish(run, error=exc.message)
+        except VENDOR_SHAPE_ERRORS as exc:  # the rows keep their keys: a later run resends them, never twice
+            log.exception("unreadable answer during sync run %s", run.pk)
+            return run_finish(run, error=unreadable_answer(run.connection, exc))
         return run_finish(run)
 
 

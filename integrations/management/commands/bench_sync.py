@@ -4,6 +4,10 @@ started in this process, over loopback. The last line printed is one JSON object
     python manage.py bench_sync --provider qbo --entries 10000 --limits off
     python manage.py bench_sync --provider xero --entries 10000 --limits on
 
+``--fault lost``: the vendor saves the first ``--faults`` push requests and their answers are lost on
+the way back (HTTP 503 after the commit; for QuickBooks Desktop the Web Connector loses QuickBooks'
+answer): closebooks must resend or look up without making a second entry. ``duplicates`` and
+``missing`` are counted from what the fake vendor holds, never from closebooks' own records.
 ``--limits off``: the fake enforces no quota and our global limiter is off (our own overhead).
 ``--limits on``: the vendor's documented quotas on both sides; ``bound_seconds`` is the least time
 those quotas allow for the requests made (a sliding 60 s window), ``of_bound`` our share of it.
@@ -28,6 +32,8 @@ from integrations.models import Connection, SyncRun
 from integrations.tasks import push_run
 from ledger.models import Account, Company, JournalEntry, JournalLine
 
+PUSH_PATHS = {"qbo": "/batch", "xero": "ManualJournals", "intacct": "/xmlgw.phtml", "netsuite": "/journalentry"}
+
 
 class Command(BaseCommand):
     help = "Push N entries through a real worker to a fake vendor and print throughput as JSON."
@@ -36,12 +42,15 @@ class Command(BaseCommand):
         parser.add_argument("--provider", choices=sorted([*FAKES, "qbd"]), default="qbo")
         parser.add_argument("--entries", type=int, default=10000)
         parser.add_argument("--limits", choices=["on", "off"], default="off")
+        parser.add_argument("--fault", choices=["none", "lost"], default="none", help="lost: answers lost after the vendor saved")
+        parser.add_argument("--faults", type=int, default=3, help="how many push answers are lost (--fault lost)")
 
-    def handle(self, *args, provider, entries, limits, **options):
+    def handle(self, *args, provider, entries, limits, fault="none", faults=3, **options):
         if not settings.REDIS_URL or settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
             raise CommandError("bench_sync needs DATABASE_URL (PostgreSQL) and REDIS_URL: the worker is a separate process.")
+        lost = faults if fault == "lost" else 0
         if provider == "qbd":
-            self.stdout.write(json.dumps(self._qbd(entries)))
+            self.stdout.write(json.dumps(self._qbd(entries, lost)))
             return
         # The worker is started as the fault tests start theirs: a test helper, imported only here, so the
         # commands that borrow this one's set-up (load_sync, prod_smoke) never load anything from tests/.
@@ -58,6 +67,9 @@ class Command(BaseCommand):
             worker.start()
             run = services.sync_run_start(company=company, actor=None, enqueue=False)
             before = len(fake.requests)
+            if lost:
+                # The vendor saves the request, then its answer is lost: the worker sees a 503.
+                fake.inject(PUSH_PATHS[provider], 503, "Service Unavailable", times=lost, after_commit=True)
             started = time.perf_counter()
             push_run.apply_async(args=[run.pk], queue=worker.queue)
             while True:
@@ -80,6 +92,7 @@ class Command(BaseCommand):
                 "missing": len(ids - set(held)),
                 "limits": limits,
                 "throttled_429": fake.throttled,
+                "fault": f"{lost} answers lost" if lost else "none",
                 "run_status": run.status,
             }
             if limits_on:
@@ -91,7 +104,7 @@ class Command(BaseCommand):
             fake.stop()
         self.stdout.write(json.dumps(result))
 
-    def _qbd(self, entries: int) -> dict:
+    def _qbd(self, entries: int, lost: int = 0) -> dict:
         """QuickBooks Desktop: no worker and no vendor URL. A fake Web Connector polls closebooks' SOAP
         handler in this process, one qbXML request per sendRequestXML/receiveResponseXML round trip."""
         from integrations import qbd
@@ -111,6 +124,7 @@ class Command(BaseCommand):
         self.stderr.write(f"{entries} entries loaded; the fake Web Connector polls...")
         started = time.perf_counter()
         run = services.sync_run_start(company=company, actor=None)
+        wc.lose_responses = lost  # QuickBooks ran these requests; their answers never reach closebooks
         polls = 0
         while not run.is_finished and polls < 1000:
             wc.poll()
@@ -129,6 +143,7 @@ class Command(BaseCommand):
             "duplicates": sum(n - 1 for n in held.values() if n > 1),
             "missing": len(ids - set(held)),
             "limits": "none documented",
+            "fault": f"{lost} answers lost" if lost else "none",
             "run_status": run.status,
         }
 

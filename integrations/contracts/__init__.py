@@ -344,13 +344,25 @@ def check_http(method: str, url_path: str, query: dict, headers: dict, body: byt
         check_intacct(body or b"")
     elif url_path.startswith("/services/rest/") and "/auth/oauth2/" not in url_path:
         check_openapi(
-            "NetSuite", "netsuite/netsuite-rest-subset.yaml", "https://account.suitetalk.api.netsuite.com", method, url_path,
-            query, headers, body,
+            "NetSuite",
+            "netsuite/netsuite-rest-subset.yaml",
+            "https://account.suitetalk.api.netsuite.com",
+            method,
+            url_path,
+            query,
+            headers,
+            body,
         )
     elif url_path == "/app/site/hosting/restlet.nl":
         check_openapi(
-            "NetSuite", "netsuite/netsuite-rest-subset.yaml", "https://account.restlets.api.netsuite.com", method, url_path,
-            query, headers, body,
+            "NetSuite",
+            "netsuite/netsuite-rest-subset.yaml",
+            "https://account.restlets.api.netsuite.com",
+            method,
+            url_path,
+            query,
+            headers,
+            body,
         )
 
 

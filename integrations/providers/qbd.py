@@ -336,9 +336,7 @@ def _invoice(ret: ET.Element) -> InboundTransaction:
         credits.append(InboundLine(ZERO, tax, external_item_id=(ret.findtext("ItemSalesTaxRef/ListID") or "").strip()))
     total = sum((c.credit for c in credits), ZERO)
     customer = (ret.findtext("CustomerRef/FullName") or "").strip()
-    ar = InboundLine(
-        total, ZERO, external_account_id=(ret.findtext("ARAccountRef/ListID") or "").strip(), description=customer
-    )
+    ar = InboundLine(total, ZERO, external_account_id=(ret.findtext("ARAccountRef/ListID") or "").strip(), description=customer)
     return _txn("invoice", ret, (ret.findtext("RefNumber") or "").strip(), [ar, *credits])
 
 

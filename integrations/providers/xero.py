@@ -149,7 +149,9 @@ class Xero(Provider):
         found = [
             (str(t["tenantId"]), str(t.get("tenantName") or t["tenantId"]))
             for t in body
-            if isinstance(t, dict) and t.get("tenantType") == "ORGANISATION" and t.get("tenantId")
+            if isinstance(t, dict)
+            and t.get("tenantType") == "ORGANISATION"
+            and t.get("tenantId")
             and (not event or t.get("authEventId") in (None, event))
         ]
         if not found:

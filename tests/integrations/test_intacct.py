@@ -144,9 +144,11 @@ def test_item17_base_currency_sends_no_currency_and_a_foreign_one_its_rate_type(
 def test_item17_currency_without_rate_type_breaks_the_contract(fake_intacct):
     provider = client(fake_intacct)
     provider.push_entries([je(1)], key="c1")
-    body = fake_intacct.received("POST", "xmlgw")[-1].body.replace(
-        b"<TRX_AMOUNT>100.00</TRX_AMOUNT>", b"<TRX_AMOUNT>100.00</TRX_AMOUNT><CURRENCY>USD</CURRENCY>"
-    ).replace(b'controlid="je-1-c1"', b'controlid="je-1-c2"')
+    body = (
+        fake_intacct.received("POST", "xmlgw")[-1]
+        .body.replace(b"<TRX_AMOUNT>100.00</TRX_AMOUNT>", b"<TRX_AMOUNT>100.00</TRX_AMOUNT><CURRENCY>USD</CURRENCY>")
+        .replace(b'controlid="je-1-c1"', b'controlid="je-1-c2"')
+    )
     with contracts.expect_violations() as found:
         answer = httpx.post(f"{fake_intacct.url}/ia/xml/xmlgw.phtml", content=body)
     assert "XL03000003" in answer.text and any("EXCH_RATE_TYPE_ID" in v for v in found)

@@ -343,8 +343,11 @@ class SageIntacct(Provider):
                 ],
                 transaction=True,
             )
-            outcomes[entry.local_id] = self._outcome(entry, create)
-            if (delete.findtext("status") or "").strip() != "success":
+            # In a transaction one failure rolls the other function back ("aborted", no error of its own):
+            # the result that carries the error says why.
+            failed_delete = delete.find("errormessage") is not None
+            outcomes[entry.local_id] = self._outcome(entry, delete if failed_delete else create)
+            if failed_delete:
                 delete_failed.add(entry.local_id)  # the old batch may be gone already
         refused = [e for e in entries if outcomes[e.local_id].error is not None]
         if refused:

@@ -374,3 +374,13 @@ def test_worker_killed_mid_request_duplicates_nothing_at_intacct(company):
             successor.stop()
         assert run.status == SyncRun.Status.SUCCEEDED and run.done == 200
         assert fake.entries_by_local() == {e.pk: 1 for e in entries}
+
+
+def test_item19_a_replacement_in_a_closed_period_says_so(fake_intacct):
+    provider = client(fake_intacct)
+    [first] = provider.push_entries([je(5, when=date(2026, 1, 10))], key="a")
+    fake_intacct.closed_through[""] = date(2026, 1, 31)
+    changed = dataclasses.replace(je(5, when=date(2026, 1, 10), amount="150.00"), external_id=first.external_id)
+    [second] = provider.push_entries([changed], key="b")
+    assert isinstance(second.error, ClosedPeriodRejected) and "Periods are closed" in second.error.message
+    assert list(fake_intacct.batches) == [first.external_id]

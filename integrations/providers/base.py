@@ -10,6 +10,7 @@ one entry (``EntryRejected``, incl. ``ClosedPeriodRejected``) or stop the run (`
 from __future__ import annotations
 
 import abc
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -84,6 +85,22 @@ class TenantChoiceNeeded(ProviderError):
         super().__init__(f"{vendor}: this sign-in authorised {len(tenants)} organisations; choose the one to connect.")
         self.tenants = tenants
         self.tokens: Tokens | None = None
+
+
+# Characters XML 1.0 cannot carry (§2.2 Char): control characters other than tab, newline, carriage return.
+_NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(value: str) -> str:
+    """Free text (a memo, a description) for an XML request: characters XML cannot carry become spaces."""
+    return _NOT_XML.sub(" ", value)
+
+
+def xml_identifier(value: str, what: str) -> str:
+    """An identifier or secret for an XML request: refused when XML cannot carry it (never altered)."""
+    if _NOT_XML.search(value):
+        raise ProviderError(f"The {what} contains a control character that cannot be sent; type it again.")
+    return value
 
 
 class EntryRejected(ProviderError):

@@ -36,6 +36,8 @@ from .base import (
     TokenExpired,
     Tokens,
     UnexpectedResponse,
+    xml_identifier,
+    xml_text,
 )
 from .http import make_client, raise_for_transport, send
 
@@ -125,8 +127,8 @@ class SageIntacct(Provider):
 
     def sign_in(self, *, company_id: str, user_id: str, password: str) -> Tokens:
         """``getAPISession`` with the user's login (alone in its request, as documented)."""
-        self.tenant_id = company_id
-        secret = credentials_secret(user_id, password)
+        self.tenant_id = xml_identifier(company_id, "company id")
+        secret = credentials_secret(xml_identifier(user_id, "user id"), xml_identifier(password, "password"))
         return self._session(secret)
 
     def refresh(self) -> Tokens:
@@ -266,7 +268,7 @@ class SageIntacct(Provider):
         batch = ET.SubElement(create, "GLBATCH")
         ET.SubElement(batch, "JOURNAL").text = "GJ"
         ET.SubElement(batch, "BATCH_DATE").text = ia_date(entry.entry_date)
-        ET.SubElement(batch, "BATCH_TITLE").text = (entry.memo or f"closebooks JE-{entry.local_id}")[:100]
+        ET.SubElement(batch, "BATCH_TITLE").text = xml_text(entry.memo or f"closebooks JE-{entry.local_id}")[:100]
         ET.SubElement(batch, "REFERENCENO").text = reference_for(entry.local_id)
         ET.SubElement(batch, "STATE").text = "Posted"
         entries = ET.SubElement(batch, "ENTRIES")
@@ -283,7 +285,7 @@ class SageIntacct(Provider):
                 ET.SubElement(gl, "EXCH_RATE_TYPE_ID").text = DEFAULT_RATE_TYPE
             if entry.entity:
                 ET.SubElement(gl, "LOCATION").text = entry.entity
-            ET.SubElement(gl, "DESCRIPTION").text = (line.description or "")[:1000]
+            ET.SubElement(gl, "DESCRIPTION").text = xml_text(line.description or "")[:1000]
         return create
 
     @staticmethod

@@ -31,6 +31,7 @@ from .base import (
     RemoteAccount,
     Tokens,
     vendor_money,
+    xml_text,
 )
 
 VENDOR = "QuickBooks Desktop"
@@ -88,14 +89,14 @@ def journal_entry_add(entry: PushEntry, request_id: str) -> str:
     add = ET.SubElement(rq, "JournalEntryAdd")
     ET.SubElement(add, "TxnDate").text = entry.entry_date.isoformat()
     ET.SubElement(add, "RefNumber").text = ref_number(entry.local_id)
-    ET.SubElement(add, "Memo").text = (entry.memo or f"closebooks JE-{entry.local_id}")[:4095]
+    ET.SubElement(add, "Memo").text = xml_text(entry.memo or f"closebooks JE-{entry.local_id}")[:4095]
     for line in entry.lines:
         debit = line.debit > 0
         node = ET.SubElement(add, "JournalDebitLine" if debit else "JournalCreditLine")
         ET.SubElement(ET.SubElement(node, "AccountRef"), "ListID").text = line.external_account_id
         ET.SubElement(node, "Amount").text = f"{abs(line.debit if debit else line.credit):.2f}"
         if line.description:
-            ET.SubElement(node, "Memo").text = line.description[:4095]
+            ET.SubElement(node, "Memo").text = xml_text(line.description)[:4095]
     return _envelope(rq)
 
 

@@ -384,3 +384,19 @@ def test_item19_a_replacement_in_a_closed_period_says_so(fake_intacct):
     [second] = provider.push_entries([changed], key="b")
     assert isinstance(second.error, ClosedPeriodRejected) and "Periods are closed" in second.error.message
     assert list(fake_intacct.batches) == [first.external_id]
+
+
+def test_control_characters_never_make_ill_formed_xml(db, company, fake_intacct, settings):
+    """Found by the contract check (issue 22): a control character in a typed credential is refused with
+    a form error, one in a memo is sent as a space; the XML sent is always well-formed."""
+    settings.INTEGRATIONS_PROVIDERS = {
+        **settings.INTEGRATIONS_PROVIDERS,
+        "intacct": {**settings.INTEGRATIONS_PROVIDERS["intacct"], "api_base_url": fake_intacct.url},
+    }
+    with pytest.raises(IntegrationError, match="control character"):
+        services.connection_connect_credentials(
+            company=company, provider_code="intacct", company_id="\x08", user_id=USER_ID, password=USER_PASSWORD, actor=None
+        )
+    provider = client(fake_intacct)
+    [ok] = provider.push_entries([dataclasses.replace(je(1), memo="rent\x0bmarch")], key="ctl")
+    assert ok.error is None and fake_intacct.batches[ok.external_id]["BATCH_TITLE"] == "rent march"

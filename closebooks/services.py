@@ -14,7 +14,8 @@ from integrations.models import SyncRun
 from integrations.selectors import connection_active, entries_needing_sync
 from ledger import roles
 from ledger.locks import company_lock
-from ledger.models import BooksClosedSetting, Company
+from ledger.models import BooksClosedSetting
+from ledger.permissions import require
 from ledger.services import (
     audit_record,
     books_closed_close_through,
@@ -120,12 +121,6 @@ def period_flags_refresh(*, period: Period) -> int:
     return journal_entries_reflag(company=period.company, first=period.first_day, last=period.last_day)
 
 
-def _require(actor: AbstractBaseUser | None, perm: str, company: Company, what: str) -> None:
-    if actor is not None and not actor.has_perm(perm, company):
-        who = "an administrator" if perm == roles.ADMINISTER else "an administrator or a manager"
-        raise PeriodError(f"Only {who} can {what}.")
-
-
 def _locked_period(period: Period) -> Period:
     """The period's row, created if the month has none yet, locked for this transaction."""
     company_lock(period.company_id, exclusive=True)
@@ -138,7 +133,7 @@ def period_lock(*, period: Period, actor: AbstractBaseUser | None) -> Period:
     """Lock ``period`` (PC4): its prerequisites hold, every earlier period is locked, and the
     books-closed date moves to its last day (closed books turns on if it was off)."""
     company = period.company
-    _require(actor, roles.MANAGE, company, "lock a period")
+    require(actor, roles.MANAGE, company, what="lock a period")
     row = _locked_period(period)
     if row.state == Period.State.LOCKED:
         return row  # a double submit is a no-op
@@ -161,7 +156,7 @@ def period_unlock(*, period: Period, actor: AbstractBaseUser | None, reason: str
     first. The books-closed date goes back to where it was before the lock (never before the
     last closed period, BC3)."""
     company = period.company
-    _require(actor, roles.ADMINISTER, company, "unlock a period")
+    require(actor, roles.ADMINISTER, company, what="unlock a period")
     reason = (reason or "").strip()
     if not reason:
         raise PeriodError("Say why the period is unlocked: the reason is kept in the audit trail (PC5).", field="reason")
@@ -189,7 +184,7 @@ def period_close(*, period: Period, actor: AbstractBaseUser | None, confirm_name
     confirmed by typing the period's name. Nothing can reopen it or move the books-closed date
     before its last day afterwards (BC3)."""
     company = period.company
-    _require(actor, roles.ADMINISTER, company, "close a period")
+    require(actor, roles.ADMINISTER, company, what="close a period")
     row = _locked_period(period)
     if row.state == Period.State.CLOSED:
         return row

@@ -11,9 +11,14 @@ from functools import cached_property
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+from .money import DEFAULT_FORMAT as DEFAULT_AMOUNT_FORMAT
+from .money import FORMATS as AMOUNT_FORMATS
+from .money import MoneyFormat, money_format
 
 ZERO = Decimal("0.00")
 MONEY = {"max_digits": 20, "decimal_places": 2}
@@ -37,6 +42,17 @@ class Company(models.Model):
     slug = models.SlugField(max_length=60, unique=True)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     base_currency = models.CharField(max_length=3, default="USD", validators=[validate_currency])
+    years_ahead = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text="Entries and documents dated more than this many years after today are refused as typos.",
+    )
+    amount_format = models.CharField(
+        max_length=10,
+        choices=[(key, key) for key in AMOUNT_FORMATS],
+        default=DEFAULT_AMOUNT_FORMAT.key,
+        help_text="How people of this company write amounts in forms.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -59,6 +75,11 @@ class Company(models.Model):
     def today(self) -> date:
         """Today in the company's time zone: the only "today" an accounting rule may use."""
         return timezone.localdate(timezone=self.tz)
+
+    @property
+    def money_format(self) -> MoneyFormat:
+        """How this company's people write amounts (``ledger.money``)."""
+        return money_format(self.amount_format)
 
 
 class Role(models.TextChoices):

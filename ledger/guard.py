@@ -1,7 +1,7 @@
 """The books-closed guard: the one function that decides whether a dated change may enter the
 books (BC4–BC6, BC9). The posting service and every document service call it under the company
 lock; views, admin, imports and tasks show its error and never re-implement it. The PostgreSQL
-trigger in ``ledger/sql.py`` mirrors it for writes that bypass the services, and
+trigger (installed by migrations ``ledger/0003`` and ``0012``) mirrors it for writes that bypass the services, and
 ``tests/ledger/test_guard_matrix.py`` runs one table of cases against both.
 """
 

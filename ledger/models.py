@@ -269,7 +269,7 @@ class JournalLine(models.Model):
 class EntryImbalance(models.Model):
     """Debits minus credits of one entry in one currency, kept only while not zero: the entry is
     unbalanced (PC2) exactly while it has a row. Written only by the PostgreSQL triggers of
-    ``ledger/summary_sql.py``, never by Python."""
+    migration ``ledger/0006_line_summaries``, never by Python."""
 
     entry = models.ForeignKey(JournalEntry, on_delete=models.DO_NOTHING, related_name="+")
     currency = models.CharField(max_length=3)
@@ -285,7 +285,7 @@ class EntryImbalance(models.Model):
 class AccountDayBalance(models.Model):
     """Debits, credits and the number of lines of one account on one day, summed over the
     journal lines (every currency, like the trial balance). Written only by the PostgreSQL
-    triggers of ``ledger/summary_sql.py``; rows without lines are deleted."""
+    triggers of migration ``ledger/0006_line_summaries``; rows without lines are deleted."""
 
     company = models.ForeignKey(Company, on_delete=models.DO_NOTHING, related_name="+")
     account = models.ForeignKey(Account, on_delete=models.DO_NOTHING, related_name="+")
@@ -306,7 +306,7 @@ class AccountDayBalance(models.Model):
 
 class EntryDayCount(models.Model):
     """How many journal entries one company has on one day. Written only by the PostgreSQL
-    triggers of ``ledger/summary_sql.py``; days without entries have no row."""
+    triggers of migration ``ledger/0006_line_summaries``; days without entries have no row."""
 
     company = models.ForeignKey(Company, on_delete=models.DO_NOTHING, related_name="+")
     entry_date = models.DateField()

@@ -96,7 +96,7 @@ def unbalanced_entries(company: Company) -> QuerySet[JournalEntry]:
 
 
 def summaries_kept() -> bool:
-    """Whether the database keeps the lines' summaries (``ledger/summary_sql.py``): PostgreSQL
+    """Whether the database keeps the lines' summaries (migration ``ledger/0006_line_summaries``): PostgreSQL
     does, by trigger; on SQLite the readers below compute from the lines."""
     return connection.vendor == "postgresql"
 

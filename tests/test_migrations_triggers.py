@@ -19,8 +19,6 @@ from django.db import IntegrityError, connection, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.operations.special import RunSQL
 
-
-
 CREATE_FUNCTION = re.compile(r"CREATE\s+OR\s+REPLACE\s+FUNCTION\s+(\w+)\s*\(.*?\$fn\$(.*?)\$fn\$", re.S | re.I)
 DROP_FUNCTION = re.compile(r"DROP\s+FUNCTION\s+IF\s+EXISTS\s+(\w+)", re.I)
 CREATE_TRIGGER = re.compile(r"CREATE\s+TRIGGER\s+(\w+)", re.I)

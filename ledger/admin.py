@@ -128,6 +128,8 @@ class CompanyAdmin(CompanyScopedAdmin):
                 name=data["name"],
                 time_zone=data["time_zone"],
                 base_currency=data["base_currency"],
+                years_ahead=data.get("years_ahead"),
+                amount_format=data.get("amount_format"),
             )
         else:
             created = services.company_create(

@@ -35,6 +35,7 @@ from .base import (
     TokenExpired,
     Tokens,
     UnexpectedResponse,
+    vendor_money,
 )
 from .http import make_client, raise_for_transport, send
 
@@ -315,7 +316,7 @@ class SageIntacct(Provider):
                 entries = lines.get(record, [])
                 inbound = []
                 for row in entries:
-                    amount = Decimal((row.findtext("TRX_AMOUNT") or "").strip())
+                    amount = vendor_money(row.findtext("TRX_AMOUNT"), vendor=VENDOR)
                     debit = (row.findtext("TR_TYPE") or "").strip() == "1"
                     inbound.append(
                         InboundLine(

@@ -10,7 +10,6 @@ read from the bundle's RESTlet."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from urllib.parse import urlencode
 
 from .base import (
@@ -29,6 +28,7 @@ from .base import (
     TokenExpired,
     Tokens,
     UnexpectedResponse,
+    vendor_money,
 )
 from .http import DEFAULT_RETRY_AFTER, dumps, json_body, make_client, raise_for_transport, send, token_request
 
@@ -321,8 +321,8 @@ class NetSuite(Provider):
                         memo=str(head.get("memo") or ""),
                         lines=tuple(
                             InboundLine(
-                                Decimal(str(line.get("debit") or 0)),
-                                Decimal(str(line.get("credit") or 0)),
+                                vendor_money(line.get("debit") or 0, vendor=VENDOR),
+                                vendor_money(line.get("credit") or 0, vendor=VENDOR),
                                 external_account_id=str(line["account"]),
                                 description=str(line.get("linememo") or ""),
                             )

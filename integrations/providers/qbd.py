@@ -17,6 +17,7 @@ from decimal import Decimal
 from defusedxml import ElementTree as SafeET
 
 from ledger.guard import QUICKBOOKS_DESKTOP_RECEIVABLE_INVOICES
+from ledger.money import money_parse
 
 from .base import (
     QUEUED,
@@ -216,7 +217,9 @@ def items_from(answer: Answer) -> list[RemoteItem]:
 
 
 def _amount(text: str | None) -> Decimal:
-    return Decimal((text or "0").strip())
+    # The one money parser; its MoneyError is a ValueError, which the Web Connector handler reports
+    # as "a value closebooks cannot read" before anything of the answer is posted.
+    return money_parse(text, label=f"An amount from {VENDOR}")
 
 
 def journals_from(answer: Answer) -> list[InboundTransaction]:

@@ -196,24 +196,40 @@ def latest_date(company: Company) -> date:
         return today.replace(year=today.year + years, day=28)
 
 
+@dataclass(frozen=True)
+class DateRange:
+    """The dates ``company`` accepts (issue 18): from 1900-01-01 to ``years_ahead`` after today.
+    A batch reads it once (one "today") and checks each of its dates against it."""
+
+    company: Company
+    last: date
+
+    def check(self, *, on_date: date, field: str = "doc_date", what: str = "") -> None:
+        if not isinstance(on_date, date):
+            raise LedgerError(f"“{on_date}” is not a date.", field=field)
+        if EARLIEST_DATE <= on_date <= self.last:
+            return
+        subject = f"The date {on_date.isoformat()} of {what}" if what else f"The date {on_date.isoformat()}"
+        if on_date < EARLIEST_DATE:
+            raise DateRangeError(f"{subject} is before 1900-01-01: check the year.", field=field)
+        years = self.company.years_ahead
+        raise DateRangeError(
+            f"{subject} is more than {years} year{'s' if years != 1 else ''} ahead (after {self.last.isoformat()}): "
+            "check the year. An administrator can allow dates further ahead in the company settings.",
+            field=field,
+        )
+
+
+def date_range(company: Company) -> DateRange:
+    return DateRange(company, latest_date(company))
+
+
 def date_range_check(*, company: Company, on_date: date, field: str = "doc_date", what: str = "") -> None:
     """Refuse a date no one means (issue 18): before 1900-01-01, or more than the company's
     ``years_ahead`` after today. The posting service and every document service call it where
     they call the guard, for the date a change gives (not for what they delete or void, so a
     mistyped entry can always be removed)."""
-    if not isinstance(on_date, date):
-        raise LedgerError(f"“{on_date}” is not a date.", field=field)
-    subject = f"The date {on_date.isoformat()} of {what}" if what else f"The date {on_date.isoformat()}"
-    if on_date < EARLIEST_DATE:
-        raise DateRangeError(f"{subject} is before 1900-01-01: check the year.", field=field)
-    last = latest_date(company)
-    if on_date > last:
-        raise DateRangeError(
-            f"{subject} is more than {company.years_ahead} "
-            f"year{'s' if company.years_ahead != 1 else ''} ahead (after {last.isoformat()}): check the year. "
-            "An administrator can allow dates further ahead in the company settings.",
-            field=field,
-        )
+    date_range(company).check(on_date=on_date, field=field, what=what)
 
 
 def books_closed_gate(

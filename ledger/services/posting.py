@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from .. import roles
 from ..exceptions import AccountError, AmountError, BlockedAccountError, LedgerError, UnbalancedEntryError
-from ..guard import Gate, Inbound, Operation, books_closed_check, books_closed_gate, date_range_check
+from ..guard import Gate, Inbound, Operation, books_closed_check, books_closed_gate, date_range, date_range_check
 from ..locks import company_lock
 from ..models import ZERO, Account, AuditEvent, Company, JournalEntry, JournalLine, LedgerEntity
 from ..money import CENT, MAX_AMOUNT, ZERO_DECIMAL_CURRENCIES, MoneyError, money_parse
@@ -139,9 +139,14 @@ class _Entry:
 
 
 def _fast_money(value: object, label: str) -> Decimal:
-    # The common case (a Decimal of cents from code) without the parser's text path.
-    if type(value) is Decimal and value.is_finite() and value.as_tuple().exponent == -2 and abs(value) < MAX_AMOUNT:
-        return value
+    # The common case (a finite Decimal of cents from code) without the parser's text path; what
+    # this does not settle (text, NaN, more places, too large) goes through the parser.
+    if type(value) is Decimal:
+        try:
+            if value.quantize(CENT) == value and -MAX_AMOUNT < value < MAX_AMOUNT:
+                return value
+        except ArithmeticError:
+            pass
     return to_money(value, label=label)
 
 
@@ -282,11 +287,12 @@ def journal_entries_post(
     gate = _gate(company, entity_ids)  # takes the company lock: a date change waits for this batch
     accounts = _accounts(entries)
     inbound_default = Inbound() if source == JournalEntry.Source.INBOUND_SYNC else None
+    dates = date_range(company)  # one "today" for the batch
     checked: list[_Entry] = []
     for index, entry in enumerate(entries):
         entity_id = entry.entity.pk if isinstance(entry.entity, LedgerEntity) else entry.entity
         try:
-            date_range_check(company=company, on_date=entry.entry_date, field="entry_date", what=entry.what)
+            dates.check(on_date=entry.entry_date, field="entry_date", what=entry.what)
             decision = gate.check(
                 operation=operation,
                 on_date=entry.entry_date,

@@ -103,7 +103,7 @@ def money_parse(
             raise MoneyError(f"{label}: enter an amount.")
         return blank
     if isinstance(value, bool) or isinstance(value, float):
-        raise MoneyError(f"{label} {value!r} must be given as a decimal, not a {type(value).__name__}.")
+        raise MoneyError(f"{label} {_show(value)} must be given as a decimal, not a {type(value).__name__}.")
     if isinstance(value, int):
         amount = Decimal(value)
     elif isinstance(value, Decimal):
@@ -116,15 +116,24 @@ def money_parse(
         amount = _parse_text(value, fmt=fmt, label=label)
         written = -amount.as_tuple().exponent if amount.as_tuple().exponent < 0 else 0
         if written > currency_places(currency):  # "1.000" typed is refused, not read as 1.00
-            _too_many_places(value, currency=currency, label=label)
+            _too_many_places(_show(value), currency=currency, label=label)
     else:
-        raise MoneyError(f"{label} {value!r} is not an amount.")
+        raise MoneyError(f"{label} {_show(repr(value))} is not an amount.")
     return _fit(amount, value, currency=currency, label=label)
+
+
+def _show(value: object) -> str:
+    """A value as a message may quote it: control characters escaped (a NUL cannot be stored or
+    shown), at most 40 characters."""
+    text = str(value)
+    if not text.isprintable():
+        text = text.encode("unicode_escape").decode("ascii")
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _parse_text(value: str, *, fmt: MoneyFormat, label: str) -> Decimal:
     text = value.strip()
-    shown = text if len(text) <= 40 else text[:37] + "..."
+    shown = _show(text)
     word = text.lstrip("+-").lower()
     if word in {"nan", "snan", "qnan"}:
         raise MoneyError(f"{label} “{shown}” is not a number (NaN).")
@@ -154,7 +163,7 @@ def _parse_text(value: str, *, fmt: MoneyFormat, label: str) -> Decimal:
 
 
 def _fit(amount: Decimal, value: object, *, currency: str | None, label: str) -> Decimal:
-    shown = value if not isinstance(value, str) or len(value) <= 40 else value[:37] + "..."
+    shown = _show(value)
     # The size is read from the exponent, not computed: abs() of "1e999999999" would overflow.
     if amount and amount.adjusted() >= MAX_AMOUNT.adjusted():
         raise MoneyError(f"{label} {shown} is too large for the books (at most 18 digits before the decimals).")

@@ -188,3 +188,10 @@ def test_quickbooks_desktop_answers_are_read_by_the_parser(company, client, valu
     run.refresh_from_db()
     assert run.status == SyncRun.Status.FAILED and phrase in run.error
     assert not InboundRecord.objects.filter(connection=conn).exists()
+
+
+def test_a_refusal_never_quotes_a_control_character():
+    """A NUL from a vendor ends up in a run's error: PostgreSQL text cannot hold it."""
+    with pytest.raises(MoneyError) as refused:
+        money_parse("12\x00")
+    assert "\x00" not in refused.value.message and "\\x00" in refused.value.message

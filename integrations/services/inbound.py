@@ -3,9 +3,11 @@ system, posted as inbound journal entries through the ledger's posting service, 
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -271,6 +273,19 @@ def _inbound_post_many(context: _InboundContext, run: SyncRun, txns: list[Inboun
                         + (f"waiting for a mapping. {wait}" if wait else problem),
                     )
                 )
+        _records_upsert(records)
+        SyncIssue.objects.bulk_create(issues, batch_size=2000)
+        failed = len(issues)
+        SyncRun.objects.filter(pk=run.pk).update(
+            done=F("done") + len(txns) - failed, failed=F("failed") + failed, heartbeat_at=timezone.now()
+        )
+
+
+def _records_upsert(records: list[InboundRecord]) -> None:
+    """Write a chunk's records, replacing an earlier record of the same transaction (a refused or
+    waiting one pulled again). On PostgreSQL one INSERT ... SELECT FROM unnest(...) ON CONFLICT: the
+    ORM's bulk upsert compiled every row and cost more than posting the entries (measured on 20,000)."""
+    if db_connection.vendor != "postgresql":
         InboundRecord.objects.bulk_create(
             records,
             batch_size=2000,
@@ -278,8 +293,25 @@ def _inbound_post_many(context: _InboundContext, run: SyncRun, txns: list[Inboun
             unique_fields=["connection", "kind", "external_id"],
             update_fields=["number", "state", "entry", "reason", "run", "pulled_at", "payload"],
         )
-        SyncIssue.objects.bulk_create(issues, batch_size=2000)
-        failed = len(issues)
-        SyncRun.objects.filter(pk=run.pk).update(
-            done=F("done") + len(txns) - failed, failed=F("failed") + failed, heartbeat_at=timezone.now()
+        return
+    columns = {
+        "connection_id": ("bigint", [r.connection_id for r in records]),
+        "kind": ("text", [r.kind for r in records]),
+        "external_id": ("text", [r.external_id for r in records]),
+        "number": ("text", [r.number for r in records]),
+        "state": ("text", [r.state for r in records]),
+        "entry_id": ("bigint", [r.entry_id for r in records]),
+        "reason": ("text", [r.reason for r in records]),
+        "run_id": ("bigint", [r.run_id for r in records]),
+        "pulled_at": ("timestamptz", [r.pulled_at for r in records]),
+        "payload": ("jsonb", [json.dumps(r.payload) if r.payload is not None else None for r in records]),
+    }
+    names = ", ".join(columns)
+    arrays = ", ".join(f"%s::{kind}[]" for kind, _ in columns.values())
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in columns if name not in ("connection_id", "kind", "external_id"))
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {InboundRecord._meta.db_table} ({names}) SELECT * FROM unnest({arrays}) "  # noqa: S608 - our own columns
+            f"ON CONFLICT (connection_id, kind, external_id) DO UPDATE SET {updates}",
+            [values for _, values in columns.values()],
         )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 
@@ -14,7 +15,8 @@ from integrations.models import SyncRun
 from integrations.selectors import connection_active, entries_needing_sync
 from ledger import roles
 from ledger.locks import company_lock
-from ledger.models import BooksClosedSetting, Company
+from ledger.models import BooksClosedSetting
+from ledger.permissions import require
 from ledger.services import (
     audit_record,
     books_closed_close_through,
@@ -102,7 +104,9 @@ def period_lock_blockers(period: Period) -> list[Blocker]:
         if running:
             blockers.append(Blocker("sync_running", "A sync is still running: lock when it has finished.", "sync"))
         else:
-            unsynced = entries_needing_sync(company, period_start=period.first_day, period_end=period.last_day).count()
+            unsynced = _count_with_memory(
+                entries_needing_sync(company, period_start=period.first_day, period_end=period.last_day)
+            )
             if unsynced:
                 blockers.append(
                     Blocker(
@@ -112,18 +116,23 @@ def period_lock_blockers(period: Period) -> list[Blocker]:
     return blockers
 
 
+def _count_with_memory(queryset) -> int:
+    """Count a period-wide anti-join (the period's entries against their outbox rows) with room for
+    its hash table: at PG_WORK_MEM a month of millions of entries spilled to disk in batches and
+    Lock grew faster than the month (issue 16, Performance)."""
+    if db_connection.vendor != "postgresql":
+        return queryset.count()
+    with transaction.atomic(), db_connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '512MB'")
+        return queryset.count()
+
+
 @transaction.atomic
 def period_flags_refresh(*, period: Period) -> int:
     """Re-derive the stored unbalanced flags of the period's entries from their lines'
     imbalances, so the Review step lists exactly what blocks the lock even after a direct write
     to the flag (PC2). Reads the imbalance rows the line triggers keep: no scan of the lines."""
     return journal_entries_reflag(company=period.company, first=period.first_day, last=period.last_day)
-
-
-def _require(actor: AbstractBaseUser | None, perm: str, company: Company, what: str) -> None:
-    if actor is not None and not actor.has_perm(perm, company):
-        who = "an administrator" if perm == roles.ADMINISTER else "an administrator or a manager"
-        raise PeriodError(f"Only {who} can {what}.")
 
 
 def _locked_period(period: Period) -> Period:
@@ -138,7 +147,7 @@ def period_lock(*, period: Period, actor: AbstractBaseUser | None) -> Period:
     """Lock ``period`` (PC4): its prerequisites hold, every earlier period is locked, and the
     books-closed date moves to its last day (closed books turns on if it was off)."""
     company = period.company
-    _require(actor, roles.MANAGE, company, "lock a period")
+    require(actor, roles.MANAGE, company, what="lock a period")
     row = _locked_period(period)
     if row.state == Period.State.LOCKED:
         return row  # a double submit is a no-op
@@ -161,7 +170,7 @@ def period_unlock(*, period: Period, actor: AbstractBaseUser | None, reason: str
     first. The books-closed date goes back to where it was before the lock (never before the
     last closed period, BC3)."""
     company = period.company
-    _require(actor, roles.ADMINISTER, company, "unlock a period")
+    require(actor, roles.ADMINISTER, company, what="unlock a period")
     reason = (reason or "").strip()
     if not reason:
         raise PeriodError("Say why the period is unlocked: the reason is kept in the audit trail (PC5).", field="reason")
@@ -189,7 +198,7 @@ def period_close(*, period: Period, actor: AbstractBaseUser | None, confirm_name
     confirmed by typing the period's name. Nothing can reopen it or move the books-closed date
     before its last day afterwards (BC3)."""
     company = period.company
-    _require(actor, roles.ADMINISTER, company, "close a period")
+    require(actor, roles.ADMINISTER, company, what="close a period")
     row = _locked_period(period)
     if row.state == Period.State.CLOSED:
         return row

@@ -27,7 +27,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from ledger import roles
 from ledger.models import Company
+from ledger.permissions import require
 from ledger.services import audit_record
 
 from .exceptions import IntegrationError
@@ -70,6 +72,7 @@ ADD_KINDS = [QbdRequest.Kind.JOURNAL_ENTRY_ADD, QbdRequest.Kind.JOURNAL_ENTRY_QU
 def connection_connect_qbd(*, company: Company, actor: AbstractBaseUser | None) -> tuple[Connection, str]:
     """Make (or repair) the company's QuickBooks Desktop connection and a new Web Connector password,
     returned once to be typed into the Web Connector; only its hash is kept."""
+    require(actor, roles.ADMINISTER, company, what="connect an accounting system")
     password = secrets.token_urlsafe(12)
     with transaction.atomic():
         live = (

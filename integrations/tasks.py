@@ -67,6 +67,16 @@ def pull_inbound() -> int:
 
 
 @shared_task(acks_late=True)
+def pull_inbound_connection(connection_id: int) -> int:
+    """Pull one connection's inbound transactions now (IN6, BC6): the beat's pull for one company,
+    for an explicit request and the inbound benchmark. Returns how many were imported."""
+    connection = Connection.objects.filter(pk=connection_id, status=Connection.Status.ACTIVE).first()
+    if connection is None:
+        return 0
+    return services.inbound_pull(connection=connection).done
+
+
+@shared_task(acks_late=True)
 def pull_accounts(connection_id: int) -> int:
     try:
         return services.accounts_pull(connection=Connection.objects.get(pk=connection_id), actor=None)

@@ -29,6 +29,7 @@ from .models import (
     Vendor,
     VendorCredit,
 )
+from .permissions import allowed
 from .selectors import companies_for_perm
 
 
@@ -73,7 +74,7 @@ class CompanyScopedAdmin(admin.ModelAdmin):
             return False
         if obj is None:
             return self._companies(request).exists()
-        return request.user.has_perm(roles.VIEW, self._company_of(obj))
+        return allowed(request.user, roles.VIEW, self._company_of(obj))
 
     def has_add_permission(self, request):
         return request.user.is_superuser or (request.user.is_staff and self._companies(request, self.write_perm).exists())
@@ -85,7 +86,7 @@ class CompanyScopedAdmin(admin.ModelAdmin):
             return False
         if obj is None:
             return self._companies(request, self.write_perm).exists()
-        return request.user.has_perm(self.write_perm, self._company_of(obj))
+        return allowed(request.user, self.write_perm, self._company_of(obj))
 
     has_delete_permission = has_change_permission
 
@@ -128,6 +129,8 @@ class CompanyAdmin(CompanyScopedAdmin):
                 name=data["name"],
                 time_zone=data["time_zone"],
                 base_currency=data["base_currency"],
+                years_ahead=data.get("years_ahead"),
+                amount_format=data.get("amount_format"),
             )
         else:
             created = services.company_create(

@@ -38,6 +38,19 @@ class MembershipError(LedgerError):
     pass
 
 
+class PermissionRefusedError(LedgerError):
+    """The actor's role does not allow the change (``ledger.permissions.require``). Views answer
+    403 with the message; admin shows it."""
+
+    def __init__(self, message: str, *, permission: str = "", field: str | None = None):
+        super().__init__(message, field=field)
+        self.permission = permission
+
+
+class DateRangeError(LedgerError):
+    """A date no one means: before 1900 or further ahead than the company allows (issue 18)."""
+
+
 class BooksClosedError(LedgerError):
     """The guard refused a dated change inside the closed period (BC4, BC6).
 

@@ -2,7 +2,7 @@ import django_filters
 from django import forms
 from django.db.models import Q
 
-from .forms import MoneyFilterField
+from .forms import MoneyFilterField, use_money_format
 from .models import Account, JournalEntry
 
 
@@ -55,6 +55,12 @@ class JournalEntryFilter(django_filters.FilterSet):
         super().__init__(*args, **kwargs)
         self.company = company
         self.filters["account"].queryset = Account.objects.filter(company=company).order_by("code")
+
+    @property
+    def form(self):
+        form = super().form
+        use_money_format(form, self.company)  # amounts typed as the company's people write them
+        return form
 
     def search(self, queryset, name, value):
         ids = (

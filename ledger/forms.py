@@ -2,8 +2,9 @@ from django import forms
 from django.forms import formset_factory
 
 from .exceptions import LedgerError
-from .models import Account, Role
-from .services import LineInput, to_money
+from .models import Account, Company, Role
+from .money import DEFAULT_FORMAT, MoneyError, MoneyFormat, money_parse
+from .services import LineInput
 
 
 def add_service_error(form: forms.BaseForm, error: LedgerError) -> None:
@@ -27,7 +28,10 @@ def parse_id(value: object) -> int | None:
 
 
 class MoneyField(forms.CharField):
-    """A money amount parsed by the posting service's own parser, so form and service agree."""
+    """A money amount read by the one money parser (``ledger.money``) in the company's format
+    (``use_money_format``), so a form, the admin and the posting service agree on what an amount is."""
+
+    money_format: MoneyFormat = DEFAULT_FORMAT
 
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
@@ -37,9 +41,18 @@ class MoneyField(forms.CharField):
     def clean(self, value):
         value = super().clean(value)
         try:
-            return to_money(value, label=self.label or "Amount")
-        except LedgerError as exc:
+            return money_parse(value, fmt=self.money_format, label=self.label or "Amount")
+        except MoneyError as exc:
             raise forms.ValidationError(exc.message) from None
+
+
+def use_money_format(form: forms.BaseForm, company: Company | None) -> None:
+    """Read the form's amounts the way ``company``'s people write them (Company.amount_format)."""
+    if company is None:
+        return
+    for field in form.fields.values():
+        if isinstance(field, MoneyField):
+            field.money_format = company.money_format
 
 
 class MoneyFilterField(MoneyField):
@@ -69,6 +82,7 @@ class JournalLineForm(forms.Form):
         self.fields["account"].queryset = Account.objects.filter(company=company).order_by("code")
         self.fields["account"].error_messages["invalid_choice"] = "Choose an account of this company."
         self.fields["currency"].widget.attrs["placeholder"] = company.base_currency
+        use_money_format(self, company)
 
     def is_blank(self) -> bool:
         data = self.cleaned_data
@@ -219,6 +233,7 @@ class DocumentLineForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["account"].queryset = Account.objects.filter(company=company).order_by("code")
         self.fields["account"].error_messages["invalid_choice"] = "Choose an account of this company."
+        use_money_format(self, company)
 
     def is_blank(self) -> bool:
         data = self.cleaned_data
@@ -275,6 +290,7 @@ class PaymentForm(forms.Form):
         if editing:
             for name in ("direction", "customer", "vendor", "status"):
                 del self.fields[name]
+        use_money_format(self, company)
 
     def clean(self):
         data = super().clean()
@@ -311,6 +327,7 @@ class CustomerCreditForm(forms.Form):
         self.fields["customer"].queryset = Customer.objects.filter(company=company).order_by("name")
         self.fields["kind"].choices = CustomerCredit.Kind.choices
         self.fields["payment"].queryset = Payment.objects.filter(company=company, direction="incoming")
+        use_money_format(self, company)
 
 
 class RefundForm(forms.Form):
@@ -324,6 +341,7 @@ class RefundForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         self.fields["customer"].queryset = Customer.objects.filter(company=company).order_by("name")
+        use_money_format(self, company)
 
 
 class CustomerCreditEditForm(forms.Form):

@@ -11,9 +11,14 @@ from functools import cached_property
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+from .money import DEFAULT_FORMAT as DEFAULT_AMOUNT_FORMAT
+from .money import FORMATS as AMOUNT_FORMATS
+from .money import MoneyFormat, money_format
 
 ZERO = Decimal("0.00")
 MONEY = {"max_digits": 20, "decimal_places": 2}
@@ -37,6 +42,17 @@ class Company(models.Model):
     slug = models.SlugField(max_length=60, unique=True)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     base_currency = models.CharField(max_length=3, default="USD", validators=[validate_currency])
+    years_ahead = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text="Entries and documents dated more than this many years after today are refused as typos.",
+    )
+    amount_format = models.CharField(
+        max_length=10,
+        choices=[(key, key) for key in AMOUNT_FORMATS],
+        default=DEFAULT_AMOUNT_FORMAT.key,
+        help_text="How people of this company write amounts in forms.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -59,6 +75,11 @@ class Company(models.Model):
     def today(self) -> date:
         """Today in the company's time zone: the only "today" an accounting rule may use."""
         return timezone.localdate(timezone=self.tz)
+
+    @property
+    def money_format(self) -> MoneyFormat:
+        """How this company's people write amounts (``ledger.money``)."""
+        return money_format(self.amount_format)
 
 
 class Role(models.TextChoices):
@@ -248,7 +269,7 @@ class JournalLine(models.Model):
 class EntryImbalance(models.Model):
     """Debits minus credits of one entry in one currency, kept only while not zero: the entry is
     unbalanced (PC2) exactly while it has a row. Written only by the PostgreSQL triggers of
-    ``ledger/summary_sql.py``, never by Python."""
+    migration ``ledger/0006_line_summaries``, never by Python."""
 
     entry = models.ForeignKey(JournalEntry, on_delete=models.DO_NOTHING, related_name="+")
     currency = models.CharField(max_length=3)
@@ -264,7 +285,7 @@ class EntryImbalance(models.Model):
 class AccountDayBalance(models.Model):
     """Debits, credits and the number of lines of one account on one day, summed over the
     journal lines (every currency, like the trial balance). Written only by the PostgreSQL
-    triggers of ``ledger/summary_sql.py``; rows without lines are deleted."""
+    triggers of migration ``ledger/0006_line_summaries``; rows without lines are deleted."""
 
     company = models.ForeignKey(Company, on_delete=models.DO_NOTHING, related_name="+")
     account = models.ForeignKey(Account, on_delete=models.DO_NOTHING, related_name="+")
@@ -285,7 +306,7 @@ class AccountDayBalance(models.Model):
 
 class EntryDayCount(models.Model):
     """How many journal entries one company has on one day. Written only by the PostgreSQL
-    triggers of ``ledger/summary_sql.py``; days without entries have no row."""
+    triggers of migration ``ledger/0006_line_summaries``; days without entries have no row."""
 
     company = models.ForeignKey(Company, on_delete=models.DO_NOTHING, related_name="+")
     entry_date = models.DateField()

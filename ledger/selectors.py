@@ -12,7 +12,9 @@ from django.db.models.functions import Coalesce, Round
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
 
+from .exceptions import PermissionRefusedError
 from .models import ZERO, Account, Company, EntryDayCount, EntryImbalance, JournalEntry, JournalLine, Membership
+from .permissions import require
 from .roles import VIEW
 
 
@@ -26,12 +28,16 @@ def company_list_for_user(user: AbstractBaseUser) -> QuerySet[Company]:
 
 def company_get_for_user(user: AbstractBaseUser, slug: str, perm: str = VIEW) -> Company:
     """The company with ``slug`` if ``user`` has a role in it (404 otherwise, missing or not),
-    and PermissionDenied (403) if the role lacks ``perm``."""
+    and PermissionDenied (403) with the one permission check's refusal if the role lacks ``perm``
+    (``ledger.permissions.require``: the page shows the rule, it does not make its own)."""
     company = company_list_for_user(user).filter(slug=slug).first()
     if company is None:
         raise Http404("No such company.")
-    if perm != VIEW and not user.has_perm(perm, company):
-        raise PermissionDenied("Your role in this company does not allow this.")
+    if perm != VIEW:
+        try:
+            require(user, perm, company)
+        except PermissionRefusedError as exc:
+            raise PermissionDenied(exc.message) from None
     return company
 
 
@@ -96,7 +102,7 @@ def unbalanced_entries(company: Company) -> QuerySet[JournalEntry]:
 
 
 def summaries_kept() -> bool:
-    """Whether the database keeps the lines' summaries (``ledger/summary_sql.py``): PostgreSQL
+    """Whether the database keeps the lines' summaries (migration ``ledger/0006_line_summaries``): PostgreSQL
     does, by trigger; on SQLite the readers below compute from the lines."""
     return connection.vendor == "postgresql"
 

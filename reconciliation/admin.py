@@ -8,12 +8,16 @@ from django.utils.html import format_html
 from ledger import roles
 from ledger.admin import CompanyScopedAdmin
 from ledger.exceptions import LedgerError
+from ledger.forms import MoneyField
 
 from . import services
 from .models import Proposal, ReconciledLine, Reconciliation, ReconciliationSettings, id_for_code
 
 
 class ReconciliationSettingsAdminForm(forms.ModelForm):
+    # read by the one money parser, as on the settings page (Django's DecimalField takes "1e-2" and "1_0")
+    permitted_difference = MoneyField(label="Permitted difference", required=True)
+
     class Meta:
         model = ReconciliationSettings
         fields = ["company", "permitted_difference", "discrepancy_account"]

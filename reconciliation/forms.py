@@ -1,6 +1,6 @@
 from django import forms
 
-from ledger.forms import MoneyField, parse_id
+from ledger.forms import MoneyField, parse_id, use_money_format
 from ledger.models import Account
 
 from .models import ReconciliationSettings
@@ -22,6 +22,7 @@ class ReconciliationSettingsForm(forms.Form):
         )
         super().__init__(*args, **kwargs)
         self.fields["discrepancy_account"].queryset = Account.objects.filter(company=company, blocked=False).order_by("code")
+        use_money_format(self, company)
 
 
 class AccountPropertiesForm(forms.Form):

@@ -24,9 +24,6 @@ from decimal import Decimal
 
 from django.db import connection
 
-from ledger.bulk import _defaults
-from ledger.models import JournalLine
-
 from .exceptions import ReconciliationError
 
 SUBSET_WINDOW_DAYS = 90
@@ -390,79 +387,23 @@ def reserve_ids(count: int) -> int:
 
 @dataclass(frozen=True)
 class WriteOff:
-    """Where a proposal's differences are written off (LR4): the write-off entry (created and checked by
-    the guard in ``services``), its date and currency, and the balancing-discrepancies account."""
+    """A proposal's write-off entry, already posted by the posting service (``services``): its id, the
+    balancing-discrepancies account (LR4), and per group with a difference (group number, its
+    write-off line's id, the signed write-off amount). The line joins its group's code last."""
 
     entry_id: int
-    entry_date: date
-    currency: str
     discrepancy_account_id: int
-    company_id: int
+    lines: Sequence[tuple[int, int, Decimal]]
 
 
-def _line_columns(given: list[str]) -> tuple[str, str, list]:
-    """The journal line columns a caller does not give, with their model defaults (see ledger.bulk), so
-    a column added to JournalLine later cannot break the set-based INSERTs below: (columns, typed
-    placeholders, values)."""
-    extra = _defaults(JournalLine, set(given))
-    types = {f.column: f.db_type(connection) for f in JournalLine._meta.concrete_fields}
-    columns = "".join(f", {column}" for column, _ in extra)
-    placeholders = "".join(f", CAST(%s AS {types[column]})" for column, _ in extra)
-    return columns, placeholders, [None if text == r"\N" else text for _, text in extra]
-
-
-def _write_off_lines(cursor, proposal_id: int, write_off: WriteOff) -> dict:
-    """Post the write-off lines of the ticked groups with a difference into ``write_off.entry_id``, in one
-    INSERT ... SELECT: per group a line on the account of its last line that cancels its difference,
-    then the totals against the balancing-discrepancies account. Fills rc_wo (group number, write-off
-    line id, signed write-off amount). The books-closed trigger checks these lines like any others."""
-    given = [
-        "entry_id",
-        "company_id",
-        "entity_id",
-        "entry_date",
-        "line_no",
-        "account_id",
-        "description",
-        "debit",
-        "credit",
-        "currency",
-        "reconciliation_ref",
-    ]
-    extra_columns, placeholders, extra_values = _line_columns(given)
-    head = [write_off.entry_id, write_off.company_id, write_off.entry_date]
-    cursor.execute(
-        f"""
-        WITH w AS MATERIALIZED (
-            SELECT number, last_account_id, difference, row_number() OVER (ORDER BY number) AS line_no
-            FROM reconciliation_proposalgroup
-            WHERE proposal_id = %s AND included AND difference <> 0
-        ), posted AS (
-            INSERT INTO ledger_journalline ({", ".join(given)}{extra_columns})
-            SELECT %s, %s, NULL, %s, w.line_no, w.last_account_id, 'Write-off, proposal group ' || w.number,
-                   greatest(-w.difference, 0), greatest(w.difference, 0), %s, ''{placeholders}
-            FROM w
-            RETURNING id, line_no
+def _write_off_lines(cursor, write_off: WriteOff) -> None:
+    """Fill rc_wo (group number, write-off line id, signed amount) from the posted write-off entry."""
+    if write_off.lines:
+        numbers, line_ids, amounts = zip(*write_off.lines, strict=True)
+        cursor.execute(
+            "INSERT INTO rc_wo (number, line_id, amount) SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::numeric[])",
+            [list(numbers), list(line_ids), list(amounts)],
         )
-        INSERT INTO rc_wo (number, line_id, amount)
-        SELECT w.number, posted.id, -w.difference FROM posted JOIN w USING (line_no)
-        """,  # noqa: S608 - only column names of our own model are interpolated
-        [proposal_id, *head, write_off.currency, *extra_values],
-    )
-    count = cursor.rowcount
-    cursor.execute("SELECT coalesce(sum(greatest(-amount, 0)), 0), coalesce(sum(greatest(amount, 0)), 0) FROM rc_wo")
-    debit_total, credit_total = cursor.fetchone()  # debit_total: the differences written off by a credit
-    balancing = [(debit_total, Decimal("0.00")), (Decimal("0.00"), credit_total)]
-    line_no = count
-    for debit, credit in balancing:
-        if debit or credit:
-            line_no += 1
-            cursor.execute(
-                f"INSERT INTO ledger_journalline ({', '.join(given)}{extra_columns}) "  # noqa: S608 - our own columns
-                f"VALUES (%s, %s, NULL, %s, %s, %s, 'Balancing discrepancies', %s, %s, %s, ''{placeholders})",
-                [*head, line_no, write_off.discrepancy_account_id, debit, credit, write_off.currency, *extra_values],
-            )
-    return {"lines": count, "debit_total": debit_total, "credit_total": credit_total}
 
 
 def apply(
@@ -475,11 +416,11 @@ def apply(
     user_id: int | None,
     write_off: WriteOff | None,
     verify_lines: bool,
-) -> tuple[dict, dict]:
+) -> dict:
     """Stamp the ticked groups of a proposal: one reconciliation (code) per group and its lines claimed
     in ReconciledLine (primary key = line id), in one statement that reads the proposal once. With
-    ``write_off``, the groups with a difference first get their write-off line (``_write_off_lines``),
-    which joins the group's code last. ``verify_lines`` checks first that every proposed line still
+    ``write_off``, each group with a difference gets its write-off line (posted by the posting
+    service before), which joins the group's code last. ``verify_lines`` checks first that every proposed line still
     exists (entries changed meanwhile)."""
     require_postgresql()
     with connection.cursor() as cursor:
@@ -502,11 +443,12 @@ def apply(
         cursor.execute("SELECT coalesce(max(number), 0) FROM reconciliation_proposalgroup WHERE proposal_id = %s", [proposal_id])
         (highest,) = cursor.fetchone()
         if not highest:
-            return {"reconciliations": 0, "lines": 0, "write_offs": 0}, {"lines": 0}
+            return {"reconciliations": 0, "lines": 0, "write_offs": 0}
         first = reserve_ids(highest) - 1  # a group's code id is first + its number
         cursor.execute("DROP TABLE IF EXISTS rc_wo")
         cursor.execute("CREATE TEMP TABLE rc_wo (number bigint PRIMARY KEY, line_id bigint, amount numeric(20,2)) ON COMMIT DROP")
-        posted = _write_off_lines(cursor, proposal_id, write_off) if write_off else {"lines": 0}
+        if write_off:
+            _write_off_lines(cursor, write_off)
         params = {
             "proposal": proposal_id,
             "first": first,
@@ -544,4 +486,4 @@ def apply(
             params,
         )
         groups, claimed = cursor.fetchone()
-    return {"reconciliations": groups, "lines": claimed, "write_offs": posted["lines"]}, posted
+    return {"reconciliations": groups, "lines": claimed, "write_offs": len(write_off.lines) if write_off else 0}

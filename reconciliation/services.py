@@ -1,7 +1,9 @@
 """The only writers of reconciliation state (LR1–LR7). Keyword-only, one transaction, an audit row.
 
-Write-offs are journal entries posted through ``ledger.services.journal_entry_create`` with
-``source=WRITE_OFF``, so the books-closed guard of the posting service applies to them.
+Write-offs, automatic and manual, and their reversals are journal entries posted through the
+posting service (``ledger.services.journal_entries_post``) with ``source=WRITE_OFF``: every rule
+of a posting (the guard, accounts, balance, audit) applies to them, and nothing here writes the
+journal's tables.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Sum
 
-from ledger.exceptions import BlockedAccountError, LedgerError
-from ledger.guard import Operation, books_closed_check
+from ledger import roles
+from ledger.exceptions import LedgerError
 from ledger.locks import company_lock
 from ledger.models import ZERO, Account, AuditEvent, Company, JournalEntry, JournalLine
-from ledger.services import LineInput, audit_record, journal_entry_create, to_money
+from ledger.permissions import require
+from ledger.services import EntryInput, LineInput, audit_record, journal_entries_post, journal_entry_create, to_money
 
 from . import matcher
 from .exceptions import OutsidePermittedDifferenceError, ReconciliationConflictError, ReconciliationError
@@ -44,6 +46,7 @@ def reconciliation_settings_save(
     permitted_difference: Decimal | str,
     discrepancy_account: Account | None,
 ) -> ReconciliationSettings:
+    require(actor, roles.MANAGE, company, what="change the reconciliation settings")
     permitted = to_money(permitted_difference, label="Permitted difference")
     if permitted < 0:
         raise ReconciliationError("The permitted difference cannot be negative.", field="permitted_difference")
@@ -131,6 +134,7 @@ def reconciliation_create_manual(
     """Reconcile the lines in the user's order, top-down (LR5). A remaining difference within the
     permitted difference is written off on the last line; beyond it only with ``write_off_discrepancy``
     (the user confirmed the warning)."""
+    require(actor, roles.RECONCILE, company, what="reconcile accounts")
     matcher.require_postgresql()  # codes keep their lines in a PostgreSQL array
     company_lock(company.pk)
     lines = _lines_for(company=company, account=account, line_ids=line_ids)
@@ -254,15 +258,14 @@ def _write_off(
         lines.append(LineInput(discrepancy_account, debit=debit_total, description="Balancing discrepancies"))
     if credit_total:
         lines.append(LineInput(discrepancy_account, credit=credit_total, description="Balancing discrepancies"))
-    entry = journal_entry_create(
+    result = journal_entries_post(
         company=company,
-        entry_date=company.today(),
-        lines=lines,
+        entries=[EntryInput(entry_date=company.today(), lines=lines, memo=memo, what="write-off")],
         actor=actor,
-        memo=memo,
         source=JournalEntry.Source.WRITE_OFF,
     )
-    line_ids = dict(JournalLine.objects.filter(entry=entry).values_list("line_no", "id"))
+    entry = result.journal_entry(0)
+    line_ids = dict(enumerate(result.posted[0].line_ids, start=1))
     links, updated = [], []
     for number, (rec, _, diff) in enumerate(items, start=1):
         rec.write_off_amount, rec.write_off_entry, rec.write_off_line_id = -diff, entry, line_ids[number]
@@ -294,6 +297,7 @@ def reconciliation_delete(*, reconciliation: Reconciliation, actor: AbstractBase
     the write-off line and its reversal are then reconciled with each other, so neither clutters the
     open lines."""
     company = Company.objects.get(pk=reconciliation.company_id)
+    require(actor, roles.RECONCILE, company, what="delete reconciliations")
     company_lock(company.pk)
     current = Reconciliation.objects.select_for_update().filter(pk=reconciliation.pk).first()
     if current is None:
@@ -372,6 +376,7 @@ def proposal_create(
     task_id: str = "",
 ) -> Proposal:
     """A proposal row waiting to be built (by ``proposal_build``, here or in a Celery task)."""
+    require(actor, roles.RECONCILE, company, what="reconcile accounts")
     if account.company_id != company.pk:
         raise ReconciliationError("That account belongs to another company.")
     if not account.reconcilable:
@@ -422,6 +427,7 @@ def proposal_build(*, proposal: Proposal, progress: Progress | None = None) -> P
 @transaction.atomic
 def proposal_set_task(*, proposal: Proposal, actor: AbstractBaseUser | None, task_id: str) -> Proposal:
     """Record the Celery task that works on the proposal, so its page can show the task's progress."""
+    require(actor, roles.RECONCILE, proposal.company_id, what="reconcile accounts")
     current = Proposal.objects.select_for_update().get(pk=proposal.pk)
     current.task_id, current.error = task_id, ""
     current.save(update_fields=["task_id", "error"])
@@ -435,6 +441,7 @@ def proposal_set_included(
 ) -> int:
     """Tick or untick whole groups (LR3: unticking a line unticks its group); all groups when
     ``numbers`` is None (Select all / Deselect all)."""
+    require(actor, roles.RECONCILE, proposal.company_id, what="reconcile accounts")
     current = Proposal.objects.select_for_update().get(pk=proposal.pk)
     if current.status != Proposal.Status.READY:
         raise ReconciliationError("This proposal can no longer be changed.")
@@ -448,6 +455,7 @@ def proposal_finish(*, proposal: Proposal, actor: AbstractBaseUser | None, progr
     """Finish (LR3): stamp code, date and user on every ticked group, in bulk; post one write-off entry
     for the groups with a difference. All or nothing; a line reconciled meanwhile by someone else
     fails the whole finish with a clear message (kept on the proposal for the page to show)."""
+    require(actor, roles.RECONCILE, proposal.company_id, what="reconcile accounts")
     try:
         return _proposal_finish(proposal=proposal, actor=actor, progress=progress)
     except LedgerError as exc:
@@ -469,19 +477,18 @@ def _proposal_finish(*, proposal: Proposal, actor: AbstractBaseUser | None, prog
         started = time.monotonic()
         if progress:
             progress("writing off differences", 10)
-        entry = None
-        with_difference = sorted(
+        write_off = None
+        groups = list(
             ProposalGroup.objects.filter(proposal=current, included=True)
             .exclude(difference=ZERO)
-            .order_by()  # not by number: one row per account
-            .values_list("last_account_id", flat=True)
-            .distinct()
+            .order_by("number")
+            .values_list("number", "last_account_id", "difference")
         )
-        if with_difference:
-            entry = _write_off_entry(
+        if groups:
+            write_off = _write_off_proposal(
                 company=company,
                 actor=actor,
-                account_ids=with_difference,
+                groups=groups,
                 discrepancy_account=_discrepancy_account(rules),
                 memo=f"Write-offs of automatic reconciliation proposal {current.pk}",
             )
@@ -489,30 +496,20 @@ def _proposal_finish(*, proposal: Proposal, actor: AbstractBaseUser | None, prog
             progress("stamping codes", 40)
         try:
             with transaction.atomic():
-                counts, posted = matcher.apply(
+                counts = matcher.apply(
                     proposal_id=current.pk,
                     company_id=company.pk,
                     account_id=account.pk,
                     account_ids=account_set(account),
                     reconciled_on=company.today(),
                     user_id=_user(actor).pk if _user(actor) else None,
-                    write_off=matcher.WriteOff(
-                        entry_id=entry.pk,
-                        entry_date=entry.entry_date,
-                        currency=company.base_currency,
-                        discrepancy_account_id=rules.discrepancy_account_id,
-                        company_id=company.pk,
-                    )
-                    if entry
-                    else None,
+                    write_off=write_off,
                     verify_lines=_entries_changed_since(company, current.created_at),
                 )
         except IntegrityError:
             raise ReconciliationConflictError(
                 "Someone else reconciled some lines of this proposal meanwhile. Nothing was saved: make a new proposal."
             ) from None
-        if entry is not None:
-            _audit_write_off_entry(company=company, actor=actor, entry=entry, posted=posted)
         current.status = Proposal.Status.FINISHED
         current.stats = {**current.stats, "finished": counts, "finish_seconds": round(time.monotonic() - started, 3)}
         current.save(update_fields=["status", "stats"])
@@ -521,73 +518,46 @@ def _proposal_finish(*, proposal: Proposal, actor: AbstractBaseUser | None, prog
             actor=actor,
             action="proposal.finish",
             subject=current,
-            after={**counts, "write_off_entry": entry.pk if entry else None},
+            after={**counts, "write_off_entry": write_off.entry_id if write_off else None},
         )
         if progress:
             progress("finished", 100)
         return current
 
 
-def _write_off_entry(*, company, actor, account_ids, discrepancy_account, memo) -> JournalEntry:
-    """The (still empty) write-off entry of a proposal, dated today. Its lines, one per group with a
-    difference (LR4), are written set-based by ``matcher.apply``; thousands of lines through the ORM
-    would cost seconds. The checks are the posting service's: the books-closed guard under the company
-    lock (held by the caller), accounts of this company that accept postings (LR2)."""
-    today = company.today()
-    decision = books_closed_check(
-        company=company, operation=Operation.ENTRY_CREATE, on_date=today, what="write-off", field="entry_date"
-    )
-    accounts = Account.objects.in_bulk([*account_ids, discrepancy_account.pk])
-    for account_id in [*account_ids, discrepancy_account.pk]:
-        account = accounts.get(account_id)
-        if account is None or account.company_id != company.pk:
-            raise ReconciliationError(f"Account {account_id} of a write-off does not belong to {company}.")
-        if account.blocked:
-            raise BlockedAccountError(
-                f"Account {account} is blocked and accepts no new postings (LR2): the write-off cannot be posted."
-            )
-    return JournalEntry.objects.create(
+def _write_off_proposal(*, company, actor, groups, discrepancy_account, memo) -> matcher.WriteOff:
+    """Post the write-off entry of a proposal through the posting service, dated today: per group
+    with a difference a line on the account of its last line that cancels the difference (LR4), then
+    the totals against the balancing-discrepancies account. The posting service checks what it
+    checks for every entry (the guard under the company lock, accounts, balance) and audits it."""
+    lines = [
+        LineInput(
+            account_id,
+            debit=-difference if difference < 0 else ZERO,
+            credit=difference if difference > 0 else ZERO,
+            description=f"Write-off, proposal group {number}",
+        )
+        for number, account_id, difference in groups
+    ]
+    written_by_credit = sum((d for _, _, d in groups if d > 0), ZERO)
+    written_by_debit = sum((-d for _, _, d in groups if d < 0), ZERO)
+    if written_by_credit:
+        lines.append(LineInput(discrepancy_account, debit=written_by_credit, description="Balancing discrepancies"))
+    if written_by_debit:
+        lines.append(LineInput(discrepancy_account, credit=written_by_debit, description="Balancing discrepancies"))
+    posted = journal_entries_post(
         company=company,
-        entry_date=today,
-        memo=memo[:500],
-        source=JournalEntry.Source.WRITE_OFF,
-        is_balanced=True,  # every group line is cancelled by the balancing-discrepancies totals
-        closed_period_policy=decision.policy,
-        created_by=_user(actor),
-    )
-
-
-def _audit_write_off_entry(*, company, actor, entry: JournalEntry, posted: dict) -> None:
-    """The write-off entry's audit row (PC6): lines summed per account and side, not listed one by one."""
-    totals = (
-        JournalLine.objects.filter(entry=entry)
-        .values("account__code", "currency")
-        .annotate(debit=Sum("debit"), credit=Sum("credit"), lines=Count("id"))
-        .order_by("account__code", "currency")
-    )
-    audit_record(
-        company=company,
+        entries=[EntryInput(entry_date=company.today(), lines=lines, memo=memo, what="write-off")],
         actor=actor,
-        action="journal_entry.create",
-        subject=entry,
-        after={
-            "entry_date": entry.entry_date.isoformat(),
-            "memo": entry.memo,
-            "reference": entry.reference,
-            "source": entry.source,
-            "is_balanced": entry.is_balanced,
-            "line_count": posted["lines"] + sum(1 for total in (posted["debit_total"], posted["credit_total"]) if total),
-            "lines_by_account": [
-                {
-                    "account": row["account__code"],
-                    "currency": row["currency"],
-                    "debit": str(row["debit"]),
-                    "credit": str(row["credit"]),
-                    "lines": row["lines"],
-                }
-                for row in totals
-            ],
-        },
+        source=JournalEntry.Source.WRITE_OFF,
+    ).posted[0]
+    return matcher.WriteOff(
+        entry_id=posted.entry_id,
+        discrepancy_account_id=discrepancy_account.pk,
+        lines=[
+            (number, line_id, -difference)
+            for (number, _, difference), line_id in zip(groups, posted.line_ids[: len(groups)], strict=True)
+        ],
     )
 
 

@@ -21,6 +21,7 @@ from django.db.models.functions import Coalesce
 from ledger.models import (
     ZERO,
     Account,
+    AccountDayBalance,
     Application,
     Company,
     CustomerCredit,
@@ -31,6 +32,7 @@ from ledger.models import (
     Refund,
     TransactionType,
 )
+from ledger.selectors import summaries_kept
 
 MONEY = DecimalField(max_digits=20, decimal_places=2)
 CENT = Decimal("0.01")
@@ -113,15 +115,27 @@ def gl_revenue_lines(company: Company, period: Period) -> QuerySet[JournalLine]:
     return gl_lines(company).filter(account__type=Account.Type.REVENUE, entry_date__range=(period.first_day, period.last_day))
 
 
+def gl_sums(company: Company) -> QuerySet:
+    """What GL figures sum: the account-day balances the line triggers keep where the database keeps
+    them (accounts x days rows, whatever the number of lines), else the lines themselves."""
+    return AccountDayBalance.objects.filter(company=company) if summaries_kept() else gl_lines(company)
+
+
 def gl_revenue(company: Company, period: Period) -> Decimal:
-    return total(gl_revenue_lines(company, period), F("credit") - F("debit"))
+    revenue = list(Account.objects.filter(company=company, type=Account.Type.REVENUE).values_list("pk", flat=True))
+    if not revenue:
+        return ZERO
+    return total(
+        gl_sums(company).filter(account_id__in=revenue, entry_date__range=(period.first_day, period.last_day)),
+        F("credit") - F("debit"),
+    )
 
 
 def gl_balance(company: Company, account_ids: list[int], day: date) -> Decimal:
     """Credit balance of liability accounts at the end of ``day``."""
     if not account_ids:
         return ZERO
-    return total(gl_lines(company).filter(account_id__in=account_ids, entry_date__lte=day), F("credit") - F("debit"))
+    return total(gl_sums(company).filter(account_id__in=account_ids, entry_date__lte=day), F("credit") - F("debit"))
 
 
 def _entries_of(queryset: QuerySet, field: str) -> QuerySet:
@@ -279,7 +293,7 @@ def gl_balances(company: Company, account_ids: list[int], days: list[date]) -> l
     if not account_ids:
         return [ZERO for _ in days]
     sums = _sums(
-        gl_lines(company).filter(account_id__in=account_ids, entry_date__lte=max(days)),
+        gl_sums(company).filter(account_id__in=account_ids, entry_date__lte=max(days)),
         F("credit") - F("debit"),
         {f"d{n}": Q(entry_date__lte=day) for n, day in enumerate(days)},
     )

@@ -158,7 +158,9 @@ class AcceptForm(forms.Form):
         """The period accepted is checked like the period shown (PeriodForm): in order, started,
         at most a year. Its dates come back from a hidden field, so they may have been edited."""
         data = super().clean()
-        if self.errors or self.company is None:
+        # Checked even when the reason is missing: the page is drawn again for this period then,
+        # and a period starting in year 1 overflowed the calendar of the checks.
+        if self.company is None or data.get("first") is None or data.get("last") is None:
             return data
         check = PeriodForm({"first": data["first"], "last": data["last"]}, company=self.company)
         if not check.is_valid():

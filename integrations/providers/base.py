@@ -13,7 +13,9 @@ import abc
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+
+from ledger.money import MoneyError, money_parse
 
 
 class ProviderError(Exception):
@@ -52,21 +54,16 @@ class UnexpectedResponse(ProviderError):
 CENT = Decimal("0.01")
 
 
-def vendor_money(value: object, *, vendor: str, what: str = "an amount") -> Decimal:
-    """An amount read from a vendor, strictly: never rounded (an amount with more than two places
-    is refused rather than changed), never NaN, Infinity or beyond what the books hold (1e18).
-    Every provider reads amounts through here, so a malformed one fails the pull with a clear
-    run error instead of crashing it."""
+def vendor_money(value: object, *, vendor: str, what: str = "an amount", currency: str | None = None) -> Decimal:
+    """An amount read from a vendor's answer by the one money parser (``ledger.money``): plain
+    decimal notation only, never rounded (more decimals than the currency has are refused rather
+    than changed), never NaN, Infinity, an exponent or beyond what the books hold. Every provider
+    reads amounts through here, so a malformed one fails the pull with a clear run error instead
+    of crashing it or entering the books."""
     try:
-        amount = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise UnexpectedResponse(f"{vendor} sent {what} {value!r} that is not a number.") from None
-    if not amount.is_finite() or (amount and amount.adjusted() >= 18):
-        raise UnexpectedResponse(f"{vendor} sent {what} {value!r} that the books cannot hold.")
-    cents = amount.quantize(CENT)
-    if cents != amount:
-        raise UnexpectedResponse(f"{vendor} sent {what} {value!r} with more than two decimal places.")
-    return cents
+        return money_parse(value, currency=currency, label=f"{what[:1].upper()}{what[1:]} from {vendor}", blank=None)
+    except MoneyError as exc:
+        raise UnexpectedResponse(exc.message) from None
 
 
 def vendor_date(value: object, *, vendor: str, what: str = "a date") -> date:

@@ -111,5 +111,11 @@ def dumps(body: object) -> str:
     return _DECIMAL.sub(r"\1", json.dumps(body, default=default))
 
 
+def _json_number(text: str) -> Decimal | str:
+    # Amounts stay exact (Decimal, never float). A number written with an exponent ("1e5") is kept
+    # as its text, so the money parser refuses it by name instead of reading 100000.
+    return text if "e" in text or "E" in text else Decimal(text)
+
+
 def loads(text: str | bytes) -> object:
-    return json.loads(text, parse_float=Decimal)
+    return json.loads(text, parse_float=_json_number)

@@ -36,6 +36,7 @@ from .base import (
     TokenExpired,
     Tokens,
     UnexpectedResponse,
+    vendor_money,
     xml_identifier,
     xml_text,
 )
@@ -396,7 +397,7 @@ class SageIntacct(Provider):
                 entries = lines.get(record, [])
                 inbound = []
                 for row in entries:
-                    amount = Decimal((row.findtext("TRX_AMOUNT") or "").strip())
+                    amount = vendor_money(row.findtext("TRX_AMOUNT"), vendor=VENDOR)
                     debit = (row.findtext("TR_TYPE") or "").strip() == "1"
                     inbound.append(
                         InboundLine(

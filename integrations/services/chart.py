@@ -7,7 +7,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from ledger import roles
 from ledger.models import Account
+from ledger.permissions import require
 from ledger.services import audit_record
 
 from ..exceptions import IntegrationError
@@ -77,6 +79,7 @@ def items_add(*, connection: Connection, remote: list) -> int:
 def mappings_save(*, connection: Connection, choices: dict[int, int | None], actor: AbstractBaseUser | None) -> dict[str, int]:
     """Set the mappings of several local accounts at once: ``{account id: external account id or
     None (unmap)}``. An archived external account is refused for the account that names it."""
+    require(actor, roles.MANAGE, connection.company_id, what="edit account mappings")
     company_id = connection.company_id
     accounts = Account.objects.in_bulk([a for a in choices])
     externals = ExternalAccount.objects.filter(connection=connection).in_bulk([e for e in choices.values() if e])

@@ -17,7 +17,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from ledger import roles
 from ledger.models import Company
+from ledger.permissions import require
 from ledger.services import audit_record
 
 from ..exceptions import IntegrationError
@@ -100,6 +102,7 @@ def connection_connect(
 ) -> Connection:
     """Finish the authorization-code flow: exchange the code, find the tenant, store the tokens
     (encrypted). Reconnecting the same tenant repairs the connection in place."""
+    require(actor, roles.ADMINISTER, company, what="connect an accounting system")
     config = provider_config(provider_code)
     provider = provider_class(provider_code)(config)
     try:
@@ -177,6 +180,7 @@ def connection_connect_credentials(
     ``getAPISession`` with the user, then the entities of a multi-entity company (BC9). The user's
     password is kept encrypted (it makes new sessions), never shown again. Nothing is stored when
     the vendor refuses."""
+    require(actor, roles.ADMINISTER, company, what="connect an accounting system")
     company_id, user_id = company_id.strip(), user_id.strip()
     if not company_id or not user_id or not password:
         raise IntegrationError("Company id, user id and password are all needed.", field="company_id")
@@ -227,6 +231,7 @@ def _entities_store(conn: Connection, entities: list[tuple[str, str]]) -> None:
 
 def entities_pull(*, connection: Connection, actor: AbstractBaseUser | None) -> int:
     """List the entities of a multi-entity connection again (new ones added, gone ones inactive)."""
+    require(actor, roles.MANAGE, connection.company_id, what="list the entities again")
     entities, connection = call_with_token(connection, lambda p: p.list_entities())
     with transaction.atomic():
         _entities_store(connection, entities)
@@ -254,6 +259,7 @@ def entity_closed_date_set(
 ) -> ConnectionEntity:
     """Set the closed date of one entity as entered in closebooks (BC9). Clearing it leaves the
     date learned from the vendor's refusals in force."""
+    require(actor, roles.MANAGE, connection.company_id, what="set an entity's closed date")
     entity = connection_entity_get(connection=connection, external_id=external_id)
     entity = ConnectionEntity.objects.select_for_update().get(pk=entity.pk)
     before = entity.manual_closed_date
@@ -312,6 +318,7 @@ def _connection_snapshot(conn: Connection) -> dict:
 
 @transaction.atomic
 def connection_disconnect(*, connection: Connection, actor: AbstractBaseUser | None) -> Connection:
+    require(actor, roles.ADMINISTER, connection.company_id, what="disconnect an accounting system")
     conn = Connection.objects.select_for_update().get(pk=connection.pk)
     if conn.status == Connection.Status.DISCONNECTED:
         return conn

@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from datetime import date, timedelta
-from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection as db_connection
@@ -21,6 +20,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from ledger.models import Account, Company, JournalEntry, JournalLine
+from ledger.money import money_parse
 from ledger.services import audit_record
 
 from .. import ratelimit
@@ -462,8 +462,8 @@ def entry_from_payload(entry_id: int, payload: dict) -> PushEntry:
             PushLine(
                 external_account_id=ext_id,
                 external_account_code=code,
-                debit=Decimal(debit),
-                credit=Decimal(credit),
+                debit=money_parse(debit),
+                credit=money_parse(credit),
                 description=description,
             )
             for ext_id, code, debit, credit, description in payload["lines"]

@@ -19,7 +19,9 @@ from celery import current_app
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from ledger import roles
 from ledger.models import Company
+from ledger.permissions import require
 
 from ..models import Connection, ExternalAccount, SyncRun
 from ..providers import provider_class
@@ -103,12 +105,14 @@ def transport_for(connection: Connection) -> Transport:
 def accounts_pull(*, connection: Connection, actor: AbstractBaseUser | None) -> int:
     """Pull the vendor's chart of accounts (IN3). Accounts no longer listed are kept, marked inactive.
     Returns how many accounts the vendor listed (a queued transport: how many are held until it answers)."""
+    require(actor, roles.MANAGE, connection.company_id, what="sync with the accounting system")
     return transport_for(connection).accounts_pull(connection=connection, actor=actor)
 
 
 def closed_date_pull(*, connection: Connection, actor: AbstractBaseUser | None = None) -> SyncRun:
     """Read the vendor's closed date and record it on the connection and on a run (BC7: one way,
     from the vendor into closebooks; closebooks never writes it back)."""
+    require(actor, roles.MANAGE, connection.company_id, what="sync with the accounting system")
     return transport_for(connection).closed_date_pull(connection=connection, actor=actor)
 
 
@@ -118,6 +122,7 @@ def inbound_pull(*, connection: Connection, actor: AbstractBaseUser | None = Non
     keeps and flags an unbalanced one, and whose books-closed guard decides BC6, per entity for
     BC9). Every refusal, ours or the ledger's, is a row on the run and on the transaction's record;
     nothing is dropped. A queued transport's pull waits for the connector's next poll."""
+    require(actor, roles.MANAGE, connection.company_id, what="sync with the accounting system")
     return transport_for(connection).inbound_pull(connection=connection, actor=actor)
 
 
@@ -135,6 +140,7 @@ def sync_run_start(
     connection: one outbox row per entry, new or changed since its last sync. Starting while a
     push runs returns the running one. The transport carries the run: a worker's task after commit
     (direct; not with ``enqueue=False``), or the Web Connector's next polls (queued)."""
+    require(actor, roles.MANAGE, company, what="sync with the accounting system")
     with transaction.atomic():
         run, made = sync_run_create(
             company=company,

@@ -16,6 +16,8 @@ from .books_closed import (
 )
 from .core import *  # noqa: F403
 from .core import __all__ as _core_all
+from .posting import *  # noqa: F403
+from .posting import __all__ as _posting_all
 
 # ``ledger.services`` was one module until this package; every name it had stays reachable here
 # (constants such as CENT and MAX_AMOUNT, and the helpers other apps may already import).
@@ -23,6 +25,7 @@ globals().update({name: value for name, value in vars(_core).items() if not name
 
 __all__ = [
     *_core_all,
+    *_posting_all,
     "books_closed_close_through",
     "books_closed_date_pull",
     "books_closed_date_set",

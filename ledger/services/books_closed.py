@@ -14,6 +14,7 @@ from .. import roles
 from ..exceptions import BooksClosedSettingError, LedgerError
 from ..locks import company_lock
 from ..models import BooksClosedSetting, Company, LedgerEntity
+from ..permissions import require
 from ..signals import books_closed_date_moved
 from .core import audit_record
 
@@ -57,13 +58,6 @@ def _snapshot(setting: BooksClosedSetting) -> dict:
     }
 
 
-def _require(actor: AbstractBaseUser | None, perm: str, company: Company, what: str) -> None:
-    """``actor=None`` is the system (a task, the close wizard); a person needs the role."""
-    if actor is not None and not actor.has_perm(perm, company):
-        needed = "an administrator" if perm == roles.ADMINISTER else "an administrator or a manager"
-        raise BooksClosedSettingError(f"Only {needed} can {what}.", field=None)
-
-
 def _locked_setting(company: Company, entity: LedgerEntity | None) -> BooksClosedSetting:
     if entity is not None and entity.company_id != company.pk:
         raise LedgerError(f"Entity {entity} belongs to another company.", field="entity")
@@ -98,11 +92,11 @@ def books_closed_update(
     it earlier reopens days so it needs a reason (BC3). One audit row per change (PC6)."""
     reason = (reason or "").strip()
     if enabled is not _UNCHANGED:
-        _require(actor, roles.ADMINISTER, company, "turn closed books on or off (BC1)")
+        require(actor, roles.ADMINISTER, company, what="turn closed books on or off")
     if restrict_inbound is not _UNCHANGED:
-        _require(actor, roles.ADMINISTER, company, "change “Restrict inbound transactions” (BC6)")
+        require(actor, roles.ADMINISTER, company, what="change “Restrict inbound transactions”")
     if closed_date is not _UNCHANGED:
-        _require(actor, roles.MANAGE, company, "set the books-closed date (BC2)")
+        require(actor, roles.MANAGE, company, what="set the books-closed date")
     if entity is not None and (enabled is not _UNCHANGED or restrict_inbound is not _UNCHANGED):
         raise BooksClosedSettingError("An entity has only its own date; the switch and the toggle are the company's.")
     setting = _locked_setting(company, entity)
@@ -196,6 +190,7 @@ def books_closed_date_pull(
         raise BooksClosedSettingError(f"The accounting system sent “{pulled_date}”, which is not a date.")
     if not source:
         raise BooksClosedSettingError("A pulled date needs the name of the integration it came from.")
+    require(actor, roles.MANAGE, company, what="pull the books-closed date")
     setting = _locked_setting(company, entity)
     before = _snapshot(setting)
     now = pulled_at or timezone.now()
@@ -228,6 +223,7 @@ def books_closed_lock_through(
 ) -> BooksClosedSetting:
     """For the close wizard (PC4): locking a period moves the date to its last day and turns
     closed books on if it was off. Moving it earlier (unlocking) needs a reason (BC3)."""
+    require(actor, roles.MANAGE, company, what="lock a period")
     books_closed_update(company=company, actor=actor, closed_date=through, reason=reason)
     setting = _locked_setting(company, None)
     if not setting.enabled:
@@ -251,6 +247,7 @@ def books_closed_lock_through(
 def books_closed_close_through(*, company: Company, actor: AbstractBaseUser | None, through: date) -> BooksClosedSetting:
     """For the close wizard (PC5): a period closed through ``through`` can never reopen, so the
     date can no longer move before it. The date itself must already be at or past it."""
+    require(actor, roles.ADMINISTER, company, what="close a period")
     setting = _locked_setting(company, None)
     if setting.closed_date is None or setting.closed_date < through or not setting.enabled:
         raise BooksClosedSettingError(f"Lock the period first: the books are not closed through {through} (PC4).")
@@ -273,6 +270,7 @@ def books_closed_close_through(*, company: Company, actor: AbstractBaseUser | No
 @transaction.atomic
 def ledger_entity_ensure(*, company: Company, key: str, name: str = "", actor: AbstractBaseUser | None = None) -> LedgerEntity:
     """The entity ``key`` of ``company`` (BC9), created on first sight."""
+    require(actor, roles.MANAGE, company, what="add entities")
     key = (key or "").strip()
     if not key:
         raise LedgerError("An entity needs its key (the accounting system's entity id).", field="entity")

@@ -28,8 +28,9 @@ from django.db.models import Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from .. import roles
 from ..exceptions import ApplicationError, DocumentError, LedgerError, PaymentError
-from ..guard import Inbound, Operation, books_closed_check
+from ..guard import Inbound, Operation, books_closed_check, date_range_check
 from ..locks import company_lock
 from ..models import (
     ZERO,
@@ -47,7 +48,9 @@ from ..models import (
     TransactionType,
     Vendor,
 )
-from .core import LineInput, _check_entity, audit_record, journal_entry_create, journal_entry_delete, to_money
+from ..permissions import require
+from .core import audit_record
+from .posting import LineInput, _check_entity, journal_entry_create, journal_entry_delete, to_money
 
 # ---------------------------------------------------------------- posting accounts
 
@@ -90,6 +93,7 @@ def posting_accounts_get(*, company: Company) -> PostingAccounts:
 def posting_accounts_set(*, company: Company, actor: AbstractBaseUser | None, **accounts: Account) -> PostingAccounts:
     """Choose the accounts ``company``'s documents post to (every role of STANDARD_ACCOUNTS),
     instead of the standard ones created on first use."""
+    require(actor, roles.MANAGE, company, what="choose the accounts documents post to")
     missing = set(STANDARD_ACCOUNTS) - set(accounts)
     if missing:
         raise LedgerError(f"Choose an account for: {', '.join(sorted(missing))}.")
@@ -249,6 +253,7 @@ def document_create(
     """Create an invoice, bill, credit memo or vendor credit and post its entry. Refused when
     ``doc_date`` is in the closed period (BC4); an inbound one (``inbound`` set, from an
     accounting system) follows BC6 and the provider policy it carries."""
+    require(actor, roles.POST, company, what="create or change documents and payments")
     customer, vendor = _check_party(company, kind, party)
     _check_entity(company, entity)
     number = (number or "").strip()
@@ -257,6 +262,7 @@ def document_create(
     company_lock(company.pk)
     if inbound is not None and not inbound.kind:
         inbound = Inbound(provider=inbound.provider, kind=kind, policy=inbound.policy)
+    date_range_check(company=company, on_date=doc_date, field="doc_date", what=f"{_kind_label(kind)} {number}")
     decision = books_closed_check(
         company=company,
         operation=Operation.DOCUMENT_CREATE,
@@ -336,8 +342,10 @@ def document_update(
 ) -> Document:
     """Edit a document: neither its old nor its new date may be in the closed period (BC4).
     Its entry is replaced. A void document, or one with applications, cannot be edited."""
+    require(actor, roles.POST, document.company_id, what="create or change documents and payments")
     company = document.company
     document = _locked_document(document)
+    date_range_check(company=company, on_date=doc_date, field="doc_date", what=str(document))
     for day in (document.doc_date, doc_date):
         books_closed_check(
             company=company, operation=Operation.DOCUMENT_EDIT, on_date=day, entity=document.entity_id, what=str(document)
@@ -393,6 +401,7 @@ def document_update(
 @transaction.atomic
 def document_delete(*, document: Document, actor: AbstractBaseUser | None, reason: str = "") -> None:
     """Delete a document and its entry; refused in the closed period (BC4) or with applications."""
+    require(actor, roles.POST, document.company_id, what="create or change documents and payments")
     company = document.company
     document = _locked_document(document)
     books_closed_check(
@@ -423,6 +432,7 @@ def document_void(*, document: Document, actor: AbstractBaseUser | None, reason:
     """Void a document: its reversing entry is posted on an open date (today when the document is
     dated in the closed period), so the closed period's figures never change; MR6 counts the
     document in its own period until ``voided_at``. A document with applications is unapplied first."""
+    require(actor, roles.POST, document.company_id, what="create or change documents and payments")
     company = document.company
     document = _locked_document(document)
     if document.status == Document.Status.VOID:
@@ -530,6 +540,7 @@ def _apply(
     if amount > _source_open_amount(source):
         raise ApplicationError(f"Only {_source_open_amount(source)} of {source} is left to apply.")
     applied_on = applied_on or company.today()
+    date_range_check(company=company, on_date=applied_on, field="applied_on", what=f"the application to {target}")
     entry = journal_entry_create(
         company=company,
         entry_date=applied_on,
@@ -569,6 +580,7 @@ def credit_apply(
     """Apply a credit memo to an invoice or a vendor credit to a bill. Allowed even when the
     credit is dated in the closed period (BC5): the application and its entry carry
     ``applied_on`` (today by default), which must be open."""
+    require(actor, roles.POST, credit.company_id, what="create or change documents and payments")
     if credit.kind not in Document.CREDIT_KINDS:
         raise ApplicationError(f"{credit} is not a credit memo or vendor credit.")
     if credit.status == Document.Status.VOID:
@@ -587,6 +599,7 @@ def credit_apply(
 @transaction.atomic
 def application_reverse(*, application: Application, actor: AbstractBaseUser | None, reason: str = "") -> Application:
     """Undo an application with a reversing row and entry on an open date (today)."""
+    require(actor, roles.POST, application.company_id, what="create or change documents and payments")
     company = application.company
     company_lock(company.pk)
     application = Application.objects.select_for_update().get(pk=application.pk)
@@ -710,6 +723,7 @@ def payment_create(
 ) -> Payment:
     """Schedule (``status="scheduled"``) or record (``"recorded"``) a payment. Its process date
     may not be in the closed period (BC4). Recording posts its entry on the process date."""
+    require(actor, roles.POST, company, what="create or change documents and payments")
     if direction not in Payment.Direction.values:
         raise PaymentError(f"Unknown direction “{direction}”.", field="direction")
     if status not in (Payment.Status.SCHEDULED, Payment.Status.RECORDED):
@@ -721,6 +735,7 @@ def payment_create(
     _check_entity(company, entity)
     company_lock(company.pk)
     operation = Operation.PAYMENT_RECORD if status == Payment.Status.RECORDED else Operation.PAYMENT_SCHEDULE
+    date_range_check(company=company, on_date=process_date, field="process_date", what="a payment")
     books_closed_check(
         company=company,
         operation=operation,
@@ -767,8 +782,10 @@ def payment_update(
 ) -> Payment:
     """Change a scheduled or recorded payment without applications; neither the old nor the new
     process date may be in the closed period (BC4). A recorded payment's entry is replaced."""
+    require(actor, roles.POST, payment.company_id, what="create or change documents and payments")
     company = payment.company
     payment = _locked_payment(payment)
+    date_range_check(company=company, on_date=process_date, field="process_date", what=str(payment))
     for day in (payment.process_date, process_date):
         books_closed_check(
             company=company,
@@ -803,6 +820,7 @@ def payment_update(
 @transaction.atomic
 def payment_delete(*, payment: Payment, actor: AbstractBaseUser | None, reason: str = "") -> None:
     """Delete a scheduled or recorded payment without applications, outside the closed period (BC4)."""
+    require(actor, roles.POST, payment.company_id, what="create or change documents and payments")
     company = payment.company
     payment = _locked_payment(payment)
     books_closed_check(
@@ -840,6 +858,7 @@ def payment_move(*, payment: Payment, to: str, actor: AbstractBaseUser | None, r
     """Move a payment along ``Payment.MOVES``: record (posts on the process date, BC4), cancel a
     scheduled one, void a recorded one (its reversing entry and the reversal of its
     applications post on an open date, BC5), deposit, clear. A retry of the same move is a no-op."""
+    require(actor, roles.POST, payment.company_id, what="create or change documents and payments")
     company = payment.company
     payment = _locked_payment(payment)
     if payment.status == to:
@@ -901,6 +920,7 @@ def payment_apply(
 ) -> Application:
     """Apply a recorded incoming payment to an invoice (an outgoing one to a bill). Allowed when
     the payment is dated in the closed period (BC5); the application is dated ``applied_on``."""
+    require(actor, roles.POST, payment.company_id, what="create or change documents and payments")
     if payment.status not in Payment.POSTED:
         raise ApplicationError("Only a recorded payment can be applied.")
     return _apply(
@@ -949,6 +969,7 @@ def customer_credit_create(
     """Give a customer credit (issued, manual, from an overpayment of ``payment``, or a refund
     given as credit). Its date may not be in the closed period (BC4). ``transaction_type`` is
     the type the transaction report shows (MR4); by default the one that goes with ``kind``."""
+    require(actor, roles.POST, company, what="create or change documents and payments")
     if kind not in CustomerCredit.Kind.values:
         raise LedgerError(f"Unknown credit kind “{kind}”.", field="kind")
     if transaction_type is None:
@@ -959,6 +980,7 @@ def customer_credit_create(
         raise LedgerError(f"Choose a customer of {company}.", field="customer")
     _check_entity(company, entity)
     company_lock(company.pk)
+    date_range_check(company=company, on_date=credit_date, field="credit_date", what="a customer credit")
     books_closed_check(
         company=company,
         operation=Operation.CUSTOMER_CREDIT_CREATE,
@@ -1052,8 +1074,10 @@ def customer_credit_update(
     closed period (BC4); a credit with applications cannot change (reverse them first), nor
     shrink below what its customer has had refunded. Its entry is replaced. To give the credit to
     another customer or as another kind, delete it and give a new one."""
+    require(actor, roles.POST, credit.company_id, what="create or change documents and payments")
     company = credit.company
     credit = _locked_credit(credit)
+    date_range_check(company=company, on_date=credit_date, field="credit_date", what=str(credit))
     for day in (credit.credit_date, credit_date):
         books_closed_check(
             company=company,
@@ -1107,6 +1131,7 @@ def customer_credit_update(
 def customer_credit_delete(*, credit: CustomerCredit, actor: AbstractBaseUser | None, reason: str = "") -> None:
     """Delete a credit and its entry: refused in the closed period (BC4), with applications
     (they stay in the history; reverse them and keep the credit), or when refunds were paid out of it."""
+    require(actor, roles.POST, credit.company_id, what="create or change documents and payments")
     company = credit.company
     credit = _locked_credit(credit)
     books_closed_check(
@@ -1139,6 +1164,7 @@ def customer_credit_apply(
     *, credit: CustomerCredit, target: Document, amount, actor: AbstractBaseUser | None, applied_on: date | None = None
 ) -> Application:
     """Apply a customer credit to an invoice; allowed for a credit dated in the closed period (BC5)."""
+    require(actor, roles.POST, credit.company_id, what="create or change documents and payments")
     return _apply(
         source=credit,
         target=target,
@@ -1162,10 +1188,12 @@ def refund_create(
     entity: LedgerEntity | None = None,
 ) -> Refund:
     """Pay a customer back out of their credit balance. Its date may not be in the closed period (BC4)."""
+    require(actor, roles.POST, company, what="create or change documents and payments")
     if customer.company_id != company.pk:
         raise LedgerError(f"Choose a customer of {company}.", field="customer")
     _check_entity(company, entity)
     company_lock(company.pk)
+    date_range_check(company=company, on_date=refund_date, field="refund_date", what="a refund")
     books_closed_check(
         company=company,
         operation=Operation.REFUND_CREATE,
@@ -1235,8 +1263,10 @@ def refund_update(*, refund: Refund, actor: AbstractBaseUser | None, refund_date
     """Change a refund's date, amount and memo: neither the old nor the new date may be in the
     closed period (BC4), and the new amount may not exceed the customer's credit balance. Its
     entry is replaced."""
+    require(actor, roles.POST, refund.company_id, what="create or change documents and payments")
     company = refund.company
     refund = _locked_refund(refund)
+    date_range_check(company=company, on_date=refund_date, field="refund_date", what=str(refund))
     for day in (refund.refund_date, refund_date):
         books_closed_check(
             company=company,
@@ -1281,6 +1311,7 @@ def refund_update(*, refund: Refund, actor: AbstractBaseUser | None, refund_date
 def refund_delete(*, refund: Refund, actor: AbstractBaseUser | None, reason: str = "") -> None:
     """Delete a refund and its entry; refused in the closed period (BC4). The amount returns to
     the customer's credit balance."""
+    require(actor, roles.POST, refund.company_id, what="create or change documents and payments")
     company = refund.company
     refund = _locked_refund(refund)
     books_closed_check(

@@ -11,7 +11,7 @@ from closebooks.exceptions import PeriodError
 from closebooks.models import Period
 from closebooks.services import period_close, period_lock, period_lock_blockers, period_unlock
 from ledger import services
-from ledger.exceptions import BooksClosedError, BooksClosedSettingError
+from ledger.exceptions import BooksClosedError, BooksClosedSettingError, PermissionRefusedError
 from ledger.models import Account, AuditEvent, BooksClosedSetting, Role
 from tests.factories import AccountFactory
 
@@ -154,17 +154,17 @@ def test_each_role_may_take_only_its_steps(company, setup, sync_period, role, ma
     if may_lock:
         period_lock(period=feb, actor=user)
     else:
-        with pytest.raises(PeriodError, match="Only an administrator or a manager can lock"):
+        with pytest.raises(PermissionRefusedError, match="Only an administrator or a manager can lock"):
             period_lock(period=feb, actor=user)
         period_lock(period=feb, actor=setup["admin"])
     feb = period(company, "2026-02")
     if may_close:
         assert period_close(period=feb, actor=user, confirm_name="February 2026").state == "closed"
         return
-    with pytest.raises(PeriodError, match="Only an administrator can close"):
+    with pytest.raises(PermissionRefusedError, match="Only an administrator can close"):
         period_close(period=feb, actor=user, confirm_name="February 2026")
     if not may_unlock:
-        with pytest.raises(PeriodError, match="Only an administrator can unlock"):
+        with pytest.raises(PermissionRefusedError, match="Only an administrator can unlock"):
             period_unlock(period=feb, actor=user, reason="x")
 
 

@@ -356,7 +356,7 @@ def test_qbd_unreadable_amount_refuses_that_entry_alone_with_its_reason(company,
     run.refresh_from_db()
     assert (run.status, run.done, run.failed) == (SyncRun.Status.PARTIAL, 1, 1)
     issue = run.issues.get()
-    assert "QB-1" in issue.message and "'12,50' that is not a number" in issue.message
+    assert "QB-1" in issue.message and "“12,50” is not a number" in issue.message
     assert InboundRecord.objects.get(connection=conn, number="QB-1").state == InboundRecord.State.REJECTED
     assert [e.reference for e in inbound_entries(company)] == ["qbd:invoice:INV-4"]
 

@@ -1,4 +1,4 @@
-"""The journal's summaries kept by the PostgreSQL statement triggers (``ledger/summary_sql.py``):
+"""The journal's summaries kept by the PostgreSQL statement triggers (migration ``ledger/0006_line_summaries``):
 entry imbalances (what "unbalanced" means, PC2), account-day balances (the trial balance) and
 entries per day (the Review step's count).
 
@@ -7,6 +7,7 @@ Whatever writes the lines or entries (the posting service, ``Model.objects.creat
 summaries must equal what the rows themselves add up to, and each entry's stored
 ``is_balanced`` flag must say whether it has an imbalance."""
 
+import importlib
 import random
 from datetime import date, timedelta
 from decimal import Decimal
@@ -15,9 +16,8 @@ import pytest
 from django.db import connection
 
 from ledger import services
-from ledger.bulk import BulkEntry, BulkLine, journal_copy
 from ledger.models import AccountDayBalance, EntryDayCount, EntryImbalance, JournalEntry, JournalLine
-from ledger.summary_sql import BACKFILL_SUMMARIES
+from ledger.services import EntryInput, LineInput
 from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -191,15 +191,17 @@ def test_raw_sql_writes_are_summarised_too(books):
 def test_the_copy_loader_writes_imbalances_only_for_unbalanced_entries(books):
     cash, sales, _ = books["accounts"]
     entries = [
-        BulkEntry(entry_date=DAY, lines=[BulkLine(cash.pk, debit=Decimal(n)), BulkLine(sales.pk, credit=Decimal(n))])
+        EntryInput(entry_date=DAY, lines=[LineInput(cash.pk, debit=Decimal(n)), LineInput(sales.pk, credit=Decimal(n))])
         for n in range(1, 200)
     ]
     entries.append(
-        BulkEntry(entry_date=DAY, lines=[BulkLine(cash.pk, debit=Decimal("10.00")), BulkLine(sales.pk, credit=Decimal("9.99"))])
+        EntryInput(
+            entry_date=DAY, lines=[LineInput(cash.pk, debit=Decimal("10.00")), LineInput(sales.pk, credit=Decimal("9.99"))]
+        )
     )
-    first_entry, _ = journal_copy(company=books["company"], entries=entries)
+    posted = services.journal_entries_post(company=books["company"], entries=entries, actor=None, source="import").posted
     assert_summaries_right()
-    assert list(EntryImbalance.objects.values_list("entry_id", flat=True)) == [first_entry + 199]
+    assert list(EntryImbalance.objects.values_list("entry_id", flat=True)) == [posted[199].entry_id]
     assert AccountDayBalance.objects.get(account=cash).line_count == 200
 
 
@@ -234,7 +236,8 @@ def test_the_backfill_rebuilds_summaries_from_the_lines(books):
         cursor.execute("DELETE FROM ledger_entryimbalance")
         cursor.execute("UPDATE ledger_accountdaybalance SET debit = 0")
         cursor.execute("UPDATE ledger_entrydaycount SET entries = 7")
-        cursor.execute(BACKFILL_SUMMARIES)
+        # the backfill exactly as the migration carries it
+        cursor.execute(importlib.import_module("ledger.migrations.0006_line_summaries").BACKFILL_SUMMARIES)
     assert_summaries_right()
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from ledger import services
-from ledger.exceptions import BooksClosedSettingError, LedgerError
+from ledger.exceptions import BooksClosedSettingError, LedgerError, PermissionRefusedError
 from ledger.guard import closed_date_for
 from ledger.models import AuditEvent, BooksClosedSetting, Role
 from tests.factories import CompanyFactory, LedgerEntityFactory
@@ -32,7 +32,7 @@ def test_administrator_enables_closed_books_and_sets_the_date_BC1_BC2(company, m
 
 @pytest.mark.parametrize("role", [Role.MANAGER, Role.ACCOUNTANT, Role.VIEWER])
 def test_only_an_administrator_turns_closed_books_on_BC1(company, member, role):
-    with pytest.raises(BooksClosedSettingError, match="Only an administrator"):
+    with pytest.raises(PermissionRefusedError, match="Only an administrator can turn closed books on or off"):
         services.books_closed_enable(company=company, actor=member(company, role), enabled=True)
     assert not BooksClosedSetting.objects.exists() and not AuditEvent.objects.filter(action__startswith="books_closed").exists()
 
@@ -44,13 +44,13 @@ def test_administrator_or_manager_sets_the_date_BC2(company, member, role, allow
         services.books_closed_date_set(company=company, actor=actor, closed_date=date(2026, 1, 31))
         assert setting_of(company).closed_date == date(2026, 1, 31)
     else:
-        with pytest.raises(BooksClosedSettingError, match="administrator or a manager"):
+        with pytest.raises(PermissionRefusedError, match="administrator or a manager"):
             services.books_closed_date_set(company=company, actor=actor, closed_date=date(2026, 1, 31))
 
 
 def test_a_member_of_another_company_cannot_change_it(company, other_company, member):
     outsider = member(other_company, Role.ADMINISTRATOR)
-    with pytest.raises(BooksClosedSettingError):
+    with pytest.raises(PermissionRefusedError):
         services.books_closed_enable(company=company, actor=outsider, enabled=True)
 
 
@@ -108,7 +108,7 @@ def test_malformed_date_is_refused(company, bad):
 
 
 def test_restrict_inbound_toggle_is_for_administrators_BC6(company, member):
-    with pytest.raises(BooksClosedSettingError):
+    with pytest.raises(PermissionRefusedError, match="Only an administrator"):
         services.books_closed_restrict_inbound_set(company=company, actor=member(company, Role.MANAGER), restrict_inbound=True)
     services.books_closed_restrict_inbound_set(company=company, actor=member(company, Role.ADMINISTRATOR), restrict_inbound=True)
     assert setting_of(company).restrict_inbound

@@ -177,7 +177,7 @@ def test_a_write_off_refused_by_the_posting_service_leaves_nothing_half_written(
     def refuse(**kwargs):
         raise LedgerError("The books are closed through 2026-12-31.")
 
-    monkeypatch.setattr(services, "journal_entry_create", refuse)
+    monkeypatch.setattr(services, "journal_entries_post", refuse)
     with pytest.raises(LedgerError, match="books are closed"):
         services.reconciliation_create_manual(company=company, account=books.account, line_ids=[a.pk, b.pk], actor=None)
     assert not Reconciliation.objects.exists() and not ReconciledLine.objects.exists()

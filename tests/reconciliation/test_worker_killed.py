@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 from celery.result import AsyncResult
 
-from ledger.bulk import BulkEntry, BulkLine, journal_copy
 from ledger.models import Role
+from ledger.services import EntryInput, LineInput, journal_entries_post
 from reconciliation import services
 from reconciliation.models import Proposal, ReconciledLine, Reconciliation
 from reconciliation.tasks import finish_proposal
@@ -31,16 +31,16 @@ def post_pairs(books, pairs: int) -> None:
         amount = Decimal(10 + i % 500) + Decimal("0.25")
         for side, day in (("debit", 0), ("credit", 3)):
             entries.append(
-                BulkEntry(
+                EntryInput(
                     entry_date=date(2026, 1, 1) + timedelta(days=i % 25 + day),
                     memo="fault",
                     lines=[
-                        BulkLine(books.account.pk, reconciliation_ref=f"INV-{i}", **{side: amount}),
-                        BulkLine(books.counter.pk, **{"credit" if side == "debit" else "debit": amount}),
+                        LineInput(books.account.pk, reconciliation_ref=f"INV-{i}", **{side: amount}),
+                        LineInput(books.counter.pk, **{"credit" if side == "debit" else "debit": amount}),
                     ],
                 )
             )
-    journal_copy(company=books.company, entries=entries)
+    journal_entries_post(company=books.company, entries=entries, actor=None, source="import")
 
 
 def test_worker_killed_mid_finish_leaves_nothing_half_written_and_the_next_worker_finishes(company):

@@ -2,10 +2,12 @@
 payments applied to them, voided invoices, customer credits, refunds, and the journal entries
 each posts), then time the six checks MR1–MR6 together and the AR aging report.
 
-The data is generated inside PostgreSQL (``INSERT … SELECT`` over ``generate_series``): no row
-crosses the wire, which loads a million journal lines faster than COPY from Python would. Rows
-carry exactly what the posting services would write, so all six checks pass on it (the JSON says
-how many did). The company is left in the database: run it against a scratch database.
+The documents, payments, credits and refunds are generated inside PostgreSQL (``INSERT … SELECT``
+over ``generate_series``). Their journal entries are generated there too, into a staging table,
+and posted through the posting service (``journal_entries_post``, in batches, written by COPY):
+nothing but the ledger writes the journal. Rows carry exactly what the posting services would
+write, so all six checks pass on it (the JSON says how many did). The company is left in the
+database: run it against a scratch database.
 
 The last line printed is one JSON object.
 """
@@ -25,7 +27,10 @@ from closebooks.month_end.checks import run_checks
 from closebooks.month_end.figures import Period
 from closebooks.month_end.reports import ReportParams, ar_aging
 from ledger import services
-from ledger.models import Company, Document, JournalLine, Payment
+from ledger.models import Company, Document, JournalEntry, JournalLine, Payment
+from ledger.services import EntryInput, LineInput
+
+POST_BATCH = 50_000  # entries per posting batch
 
 RUNS = 3
 
@@ -125,9 +130,10 @@ class Command(BaseCommand):
                 "application": _reserve(cur, "ledger_application", n_payments),
                 "credit": _reserve(cur, "ledger_customercredit", n_credits),
                 "refund": _reserve(cur, "ledger_refund", n_credits),
-                # entries: invoice, invoice void, payment, application, credit, refund
-                "entry": _reserve(cur, "ledger_journalentry", 2 * n_invoices + 2 * n_payments + 2 * n_credits),
             }
+            # entry slots (the staging table's numbers, mapped to posted entry ids before the
+            # documents are written): invoice, invoice void, payment, application, credit, refund
+            ids["entry"] = 1
             e_inv = ids["entry"]
             e_void = e_inv + n_invoices
             e_pay = e_void + n_invoices
@@ -163,11 +169,47 @@ class Command(BaseCommand):
                 "credits": posting.customer_credits_id,
                 "expense": posting.credits_expense_id,
             }
+            cur.execute("CREATE TEMP TABLE bench_entry (slot bigint PRIMARY KEY, entry_date date) ON COMMIT DROP")
+            cur.execute(
+                "CREATE TEMP TABLE bench_line (slot bigint, line_no int, account_id bigint, debit numeric, credit numeric)"
+                " ON COMMIT DROP"
+            )
+            cur.execute("CREATE TEMP TABLE bench_entry_map (slot bigint PRIMARY KEY, id bigint) ON COMMIT DROP")
+            for sql in ENTRY_SQL:
+                cur.execute(sql, p)
+            self._post_staged(company, cur)
             for sql in LOAD_SQL:
                 cur.execute(sql, p)
             for table in ("ledger_journalentry", "ledger_journalline", "ledger_document", "ledger_payment", "ledger_application"):
                 cur.execute(f"ANALYZE {table}")  # noqa: S608 - fixed table names
         return company, period, JournalLine.objects.filter(company=company).count()
+
+    def _post_staged(self, company, cur) -> None:
+        """Post the staged entries through the posting service and keep slot -> entry id."""
+        cur.execute(
+            "SELECT e.slot, e.entry_date, array_agg(l.account_id ORDER BY l.line_no), array_agg(l.debit ORDER BY l.line_no),"
+            " array_agg(l.credit ORDER BY l.line_no) FROM bench_entry e JOIN bench_line l USING (slot)"
+            " GROUP BY e.slot, e.entry_date ORDER BY e.slot"
+        )
+        rows = cur.fetchall()
+        for start in range(0, len(rows), POST_BATCH):
+            batch = rows[start : start + POST_BATCH]
+            entries = [
+                EntryInput(
+                    entry_date=day,
+                    lines=[LineInput(a, debit=dr, credit=cr) for a, dr, cr in zip(accs, drs, crs, strict=True)],
+                )
+                for _, day, accs, drs, crs in batch
+            ]
+            posted = services.journal_entries_post(
+                company=company, entries=entries, actor=None, source=JournalEntry.Source.DOCUMENT
+            ).posted
+            slots = [row[0] for row in batch]
+            cur.execute(
+                "INSERT INTO bench_entry_map (slot, id) SELECT * FROM unnest(%s::bigint[], %s::bigint[])",
+                [[slots[p.index] for p in posted], [p.entry_id for p in posted]],
+            )
+            self.stderr.write(f"  {min(start + POST_BATCH, len(rows)):,} of {len(rows):,} entries posted")
 
 
 # Invoice i (1..n): dated start + (i*37 mod span), subtotal 100.00–999.99, tax 8 %. Every 50th is voided: the same
@@ -197,25 +239,26 @@ PAY = {
     "applied": f"(NOT {_inv('void', PAY_INV)})",
 }
 
-ENTRY_COLS = "id, company_id, entry_date, memo, reference, source, is_balanced, closed_period_policy, created_at, updated_at"
-LINE_COLS = "entry_id, company_id, entry_date, line_no, account_id, description, debit, credit, currency, reconciliation_ref"
 
 
 def _entries(id_expr: str, date_expr: str, series: str, where: str = "TRUE") -> str:
-    return (
-        f"INSERT INTO ledger_journalentry ({ENTRY_COLS}) SELECT {id_expr}, %(company)s, {date_expr}, '', '', 'document', "
-        f"TRUE, '', now(), now() FROM {series} WHERE {where}"
-    )
+    """Stage entries (slot, date) for the posting service."""
+    return f"INSERT INTO bench_entry (slot, entry_date) SELECT {id_expr}, {date_expr} FROM {series} WHERE {where}"
 
 
 def _lines(id_expr: str, date_expr: str, series: str, legs: list[tuple[str, str, str]], where: str = "TRUE") -> str:
     """legs: (account, debit expression, credit expression), one line each."""
     values = ", ".join(f"({n}, {acc}, {dr}, {cr})" for n, (acc, dr, cr) in enumerate(legs, start=1))
     return (
-        f"INSERT INTO ledger_journalline ({LINE_COLS}) SELECT {id_expr}, %(company)s, {date_expr}, leg.n, leg.acc, '', "
-        f"leg.dr, leg.cr, 'USD', '' FROM {series} CROSS JOIN LATERAL (VALUES {values}) AS leg(n, acc, dr, cr) "
+        f"INSERT INTO bench_line (slot, line_no, account_id, debit, credit) SELECT {id_expr}, leg.n, leg.acc, "
+        f"leg.dr, leg.cr FROM {series} CROSS JOIN LATERAL (VALUES {values}) AS leg(n, acc, dr, cr) "
         f"WHERE {where} AND (leg.dr > 0 OR leg.cr > 0)"
     )
+
+
+def _entry_id(slot_expr: str) -> str:
+    """The posted entry id of a staged slot."""
+    return f"(SELECT m.id FROM bench_entry_map m WHERE m.slot = {slot_expr})"
 
 
 INVOICES = "generate_series(1, %(n)s) AS i"
@@ -228,10 +271,7 @@ CREDIT = {
 }
 ZERO_ = "0::numeric"
 
-LOAD_SQL = [
-    "INSERT INTO ledger_customer (id, company_id, name, email, created_at) "
-    "SELECT %(cust0)s + g - 1, %(company)s, 'Customer ' || g, '', now() FROM generate_series(1, %(c)s) AS g",
-    # invoices and their entries (Dr receivable / Cr revenue / Cr tax)
+ENTRY_SQL = [
     _entries("%(e_inv)s + i - 1", INV["date"], INVOICES),
     _lines(
         "%(e_inv)s + i - 1",
@@ -255,24 +295,10 @@ LOAD_SQL = [
         ],
         INV["void"],
     ),
-    "INSERT INTO ledger_document (id, company_id, kind, number, customer_id, doc_date, due_date, currency, lines, subtotal, tax,"
-    " total, status, voided_at, memo, origin, external_id, closed_period_policy, journal_entry_id, void_entry_id, created_at,"
-    " updated_at) SELECT %(doc0)s + i - 1, %(company)s, 'invoice', 'INV-' || i, %(cust0)s + (i %% %(c)s), "
-    f"{INV['date']}, {INV['date']} + 30, 'USD', "
-    "jsonb_build_array(jsonb_build_object('account', %(revenue)s, "
-    f"'amount', {INV['subtotal']}::text, 'tax', {INV['tax']}::text)),"
-    f" {INV['subtotal']}, {INV['tax']}, {INV['total']}, CASE WHEN {INV['void']} THEN 'void' ELSE 'open' END, "
-    f"CASE WHEN {INV['void']} THEN ({INV['void_day']})::timestamp + interval '12 hours' END AT TIME ZONE 'UTC', '', '', '', '', "
-    f"%(e_inv)s + i - 1, CASE WHEN {INV['void']} THEN %(e_void)s + i - 1 END, now(), now() FROM {INVOICES}",
-    # payments (Dr cash / Cr customer deposits) and their applications (Dr deposits / Cr receivable)
     _entries("%(e_pay)s + j - 1", PAY["date"], PAYMENTS),
     _lines(
         "%(e_pay)s + j - 1", PAY["date"], PAYMENTS, [("%(cash)s", PAY["amount"], ZERO_), ("%(deposits)s", ZERO_, PAY["amount"])]
     ),
-    "INSERT INTO ledger_payment (id, company_id, direction, customer_id, process_date, amount, currency, method, reference, "
-    "transaction_type, status, origin, external_id, journal_entry_id, created_at, updated_at) "
-    f"SELECT %(pay0)s + j - 1, %(company)s, 'incoming', %(cust0)s + ({PAY['inv']} %% %(c)s), {PAY['date']}, {PAY['amount']}, "
-    f"'USD', 'ach', '', 'payment', 'recorded', '', '', %(e_pay)s + j - 1, now(), now() FROM {PAYMENTS}",
     _entries("%(e_app)s + j - 1", PAY["date"], PAYMENTS, PAY["applied"]),
     _lines(
         "%(e_app)s + j - 1",
@@ -281,10 +307,6 @@ LOAD_SQL = [
         [("%(deposits)s", PAY["amount"], ZERO_), ("%(receivable)s", ZERO_, PAY["amount"])],
         PAY["applied"],
     ),
-    "INSERT INTO ledger_application (id, company_id, target_id, payment_id, applied_on, amount, journal_entry_id, created_at) "
-    f"SELECT %(app0)s + j - 1, %(company)s, %(doc0)s + {PAY['inv']} - 1, %(pay0)s + j - 1, {PAY['date']}, {PAY['amount']}, "
-    f"%(e_app)s + j - 1, now() FROM {PAYMENTS} WHERE {PAY['applied']}",
-    # issued credits (Dr credits expense / Cr customer credits); every 5th half refunded 3 days later (Dr credits / Cr cash)
     _entries("%(e_credit)s + c - 1", CREDIT["date"], CREDITS),
     _lines(
         "%(e_credit)s + c - 1",
@@ -292,9 +314,6 @@ LOAD_SQL = [
         CREDITS,
         [("%(expense)s", CREDIT["amount"], ZERO_), ("%(credits)s", ZERO_, CREDIT["amount"])],
     ),
-    "INSERT INTO ledger_customercredit (id, company_id, customer_id, kind, credit_date, amount, currency, transaction_type, memo,"
-    f" journal_entry_id, created_at) SELECT %(credit0)s + c - 1, %(company)s, {CREDIT['customer']}, 'issued', {CREDIT['date']},"
-    f" {CREDIT['amount']}, 'USD', 'customer_credit', '', %(e_credit)s + c - 1, now() FROM {CREDITS}",
     _entries("%(e_refund)s + c - 1", f"{CREDIT['date']} + 3", CREDITS, "c %% 5 = 0"),
     _lines(
         "%(e_refund)s + c - 1",
@@ -303,7 +322,32 @@ LOAD_SQL = [
         [("%(credits)s", f"{CREDIT['amount']} / 2", ZERO_), ("%(cash)s", ZERO_, f"{CREDIT['amount']} / 2")],
         "c %% 5 = 0",
     ),
+]
+
+LOAD_SQL = [
+    "INSERT INTO ledger_customer (id, company_id, name, email, created_at) "
+    "SELECT %(cust0)s + g - 1, %(company)s, 'Customer ' || g, '', now() FROM generate_series(1, %(c)s) AS g",
+    "INSERT INTO ledger_document (id, company_id, kind, number, customer_id, doc_date, due_date, currency, lines, subtotal, tax,"
+    " total, status, voided_at, memo, origin, external_id, closed_period_policy, journal_entry_id, void_entry_id, created_at,"
+    " updated_at) SELECT %(doc0)s + i - 1, %(company)s, 'invoice', 'INV-' || i, %(cust0)s + (i %% %(c)s), "
+    f"{INV['date']}, {INV['date']} + 30, 'USD', "
+    "jsonb_build_array(jsonb_build_object('account', %(revenue)s, "
+    f"'amount', {INV['subtotal']}::text, 'tax', {INV['tax']}::text)),"
+    f" {INV['subtotal']}, {INV['tax']}, {INV['total']}, CASE WHEN {INV['void']} THEN 'void' ELSE 'open' END, "
+    f"CASE WHEN {INV['void']} THEN ({INV['void_day']})::timestamp + interval '12 hours' END AT TIME ZONE 'UTC', '', '', '', '', "
+    f"{_entry_id('%(e_inv)s + i - 1')}, CASE WHEN {INV['void']} THEN {_entry_id('%(e_void)s + i - 1')} END, now(), now() "
+    f"FROM {INVOICES}",
+    "INSERT INTO ledger_payment (id, company_id, direction, customer_id, process_date, amount, currency, method, reference, "
+    "transaction_type, status, origin, external_id, journal_entry_id, created_at, updated_at) "
+    f"SELECT %(pay0)s + j - 1, %(company)s, 'incoming', %(cust0)s + ({PAY['inv']} %% %(c)s), {PAY['date']}, {PAY['amount']}, "
+    f"'USD', 'ach', '', 'payment', 'recorded', '', '', {_entry_id('%(e_pay)s + j - 1')}, now(), now() FROM {PAYMENTS}",
+    "INSERT INTO ledger_application (id, company_id, target_id, payment_id, applied_on, amount, journal_entry_id, created_at) "
+    f"SELECT %(app0)s + j - 1, %(company)s, %(doc0)s + {PAY['inv']} - 1, %(pay0)s + j - 1, {PAY['date']}, {PAY['amount']}, "
+    f"{_entry_id('%(e_app)s + j - 1')}, now() FROM {PAYMENTS} WHERE {PAY['applied']}",
+    "INSERT INTO ledger_customercredit (id, company_id, customer_id, kind, credit_date, amount, currency, transaction_type, memo,"
+    f" journal_entry_id, created_at) SELECT %(credit0)s + c - 1, %(company)s, {CREDIT['customer']}, 'issued', {CREDIT['date']},"
+    f" {CREDIT['amount']}, 'USD', 'customer_credit', '', {_entry_id('%(e_credit)s + c - 1')}, now() FROM {CREDITS}",
     "INSERT INTO ledger_refund (id, company_id, customer_id, refund_date, amount, currency, transaction_type, memo, "
     f"journal_entry_id, created_at) SELECT %(refund0)s + c - 1, %(company)s, {CREDIT['customer']}, {CREDIT['date']} + 3, "
-    f"{CREDIT['amount']} / 2, 'USD', 'refund', '', %(e_refund)s + c - 1, now() FROM {CREDITS} WHERE c %% 5 = 0",
+    f"{CREDIT['amount']} / 2, 'USD', 'refund', '', {_entry_id('%(e_refund)s + c - 1')}, now() FROM {CREDITS} WHERE c %% 5 = 0",
 ]

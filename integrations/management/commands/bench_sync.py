@@ -30,7 +30,8 @@ from integrations import selectors, services
 from integrations.fakes import FAKES
 from integrations.models import Connection, SyncRun
 from integrations.tasks import push_run
-from ledger.models import Account, Company, JournalEntry, JournalLine
+from ledger.models import Account, Company, JournalEntry
+from ledger.services import EntryInput, LineInput, journal_entries_post
 
 PUSH_PATHS = {"qbo": "/batch", "xero": "ManualJournals", "intacct": "/xmlgw.phtml", "netsuite": "/journalentry"}
 
@@ -171,38 +172,20 @@ class Command(BaseCommand):
             by_code = {a.code: a for a in accounts}
             dr, cr = by_code["6100"], by_code["1000"]
             start = date(2026, 1, 1)
-            made = JournalEntry.objects.bulk_create(
-                [JournalEntry(company=company, entry_date=start + timedelta(days=i % 28), memo=f"bench {i}") for i in range(n)],
-                batch_size=2000,
-            )
-            lines = []
-            for i, entry in enumerate(made):
+            entries = []
+            for i in range(n):
                 amount = Decimal(100 + i % 900) + Decimal("0.25")
-                lines.append(
-                    JournalLine(
-                        entry=entry,
-                        company=company,
-                        entry_date=entry.entry_date,
-                        line_no=1,
-                        account=dr,
-                        debit=amount,
-                        currency="USD",
-                        description="rent",
+                entries.append(
+                    EntryInput(
+                        entry_date=start + timedelta(days=i % 28),
+                        memo=f"bench {i}",
+                        lines=[
+                            LineInput(dr, debit=amount, description="rent"),
+                            LineInput(cr, credit=amount, description="cash"),
+                        ],
                     )
                 )
-                lines.append(
-                    JournalLine(
-                        entry=entry,
-                        company=company,
-                        entry_date=entry.entry_date,
-                        line_no=2,
-                        account=cr,
-                        credit=amount,
-                        currency="USD",
-                        description="cash",
-                    )
-                )
-            JournalLine.objects.bulk_create(lines, batch_size=5000)
+            journal_entries_post(company=company, entries=entries, actor=None)
 
     def _connect(self, company: Company, provider: str, fake) -> Connection:
         tokens = fake.issue_tokens()

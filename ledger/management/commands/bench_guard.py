@@ -28,11 +28,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ledger import services
-from ledger.guard import GuardDecision
+from ledger.guard import Gate
 from ledger.locks import company_lock
 from ledger.models import Account, JournalEntry
 from ledger.services import LineInput
-from ledger.sql import OPS
+
+OPS = ("insert", "update", "delete")
 
 LINE_TRIGGERS = [f"ledger_journalline_books_closed_{op}" for op in OPS]
 
@@ -119,18 +120,16 @@ class Command(BaseCommand):
             start = time.perf_counter()
             work()
             return time.perf_counter() - start
-        decision = GuardDecision(closed_date=None, in_closed_period=False, post_on=company.today())
-
-        def no_guard(*, lock=False, **kwargs):
+        def no_guard(company, entity_ids):
             # Same work minus the guard: the posting still takes the company lock (FOR SHARE), as
-            # every posting did before the guard read the date in the lock's round trip.
-            if lock:
-                company_lock(company.pk)
-            return decision
+            # every posting did before the guard read the date in the lock's round trip, and an
+            # open Gate decides nothing.
+            company_lock(company.pk)
+            return Gate(company)
 
         self._triggers("DISABLE")
         try:
-            patch = mock.patch("ledger.services.core.books_closed_check", side_effect=no_guard)
+            patch = mock.patch("ledger.services.posting._gate", side_effect=no_guard)
             with patch if guard_patch else _nothing():
                 start = time.perf_counter()
                 work()

@@ -1,6 +1,6 @@
 """Prepare the company ``make load`` browses: the demo chart, customers and vendors, a year of
 invoices with payments and credits posted through the services, and ``--lines`` journal lines
-(default a million) loaded by COPY through ``ledger.bulk.journal_copy`` in chunks. Idempotent:
+(default a million) posted in batches through the posting service (``journal_entries_post``, written by COPY). Idempotent:
 a company of that slug with at least ``--lines`` lines is kept as it is.
 
 It also makes the load user (``--username``, member with the administrator role) whose password
@@ -21,10 +21,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
 from ledger import services
-from ledger.bulk import BulkEntry, BulkLine, journal_copy
 from ledger.demo_ar import seed_demo_ar
 from ledger.management.commands.seed_demo import CHART, CUSTOMERS, POSTING_ACCOUNTS, VENDORS
 from ledger.models import Account, Company, Customer, JournalEntry, JournalLine, Role, Vendor
+from ledger.services import EntryInput, LineInput, journal_entries_post
 
 DEFAULT_PASSWORD = "closebooks-load-test"  # noqa: S105 - loopback load-test login, printed on purpose
 LINES_PER_ENTRY = 4
@@ -168,19 +168,19 @@ class Command(BaseCommand):
                 b = Decimal(rng.randrange(1_000, 500_000)) / 100
                 ref = f"LD{n}" if n % 4 == 0 else ""
                 batch.append(
-                    BulkEntry(
+                    EntryInput(
                         entry_date=day,
                         memo=f"Load entry {n}",
                         reference=f"L-{n:07d}",
                         lines=[
-                            BulkLine(account_id=bank, debit=a, description="Deposit", reconciliation_ref=ref),
-                            BulkLine(account_id=rng.choice(revenue), credit=a, description="Sale"),
-                            BulkLine(account_id=rng.choice(expense), debit=b, description="Expense"),
-                            BulkLine(account_id=rng.choice([payable, receivable]), credit=b, description="Settlement"),
+                            LineInput(bank, debit=a, description="Deposit", reconciliation_ref=ref),
+                            LineInput(rng.choice(revenue), credit=a, description="Sale"),
+                            LineInput(rng.choice(expense), debit=b, description="Expense"),
+                            LineInput(rng.choice([payable, receivable]), credit=b, description="Settlement"),
                         ],
                     )
                 )
-            journal_copy(company=company, entries=batch)
+            journal_entries_post(company=company, entries=batch, actor=None, source="import")
             made += len(batch)
             rate = made * LINES_PER_ENTRY / (time.perf_counter() - started)
             self.stderr.write(f"  {made * LINES_PER_ENTRY} of {entries_needed * LINES_PER_ENTRY} lines ({rate:,.0f} lines/s)")

@@ -11,7 +11,7 @@ from django.db import transaction
 from ledger import services
 from ledger.demo_ar import seed_demo_ar
 from ledger.models import Company, Customer, JournalEntry, Vendor
-from ledger.services import LineInput
+from ledger.services import EntryInput, LineInput
 
 DEMO_SLUG = "demo"
 DEMO_USERNAME = "demo"
@@ -215,7 +215,7 @@ class Command(BaseCommand):
     def _month(self, company, admin, acc, rng, month: date, today: date, per_month: int) -> int:
         last_day = min((month + timedelta(days=32)).replace(day=1) - timedelta(days=1), today)
         days = (last_day - month).days + 1
-        post = services.journal_entry_create
+        documents: list[EntryInput] = []  # the month's entries, posted as one batch
         count = 0
 
         def day() -> date:
@@ -259,37 +259,30 @@ class Command(BaseCommand):
                     LineInput(acc["1000"], credit=amount, description=vendor),
                 ]
                 memo = f"Payment to {vendor}"
-            post(
-                company=company,
-                entry_date=d,
-                lines=lines,
-                actor=admin,
-                memo=memo,
-                reference=ref,
-                source=JournalEntry.Source.DOCUMENT,
-            )
+            documents.append(EntryInput(entry_date=d, lines=lines, memo=memo, reference=ref))
             count += 1
+        services.journal_entries_post(company=company, entries=documents, actor=admin, source=JournalEntry.Source.DOCUMENT)
         payroll = _money(rng, 38000, 42000)
-        post(
+        services.journal_entries_post(
             company=company,
-            entry_date=last_day,
             actor=admin,
-            memo=f"Payroll {month:%B %Y}",
-            lines=[LineInput(acc["6000"], debit=payroll), LineInput(acc["1010"], credit=payroll)],
-        )
-        post(
-            company=company,
-            entry_date=month,
-            actor=admin,
-            memo=f"Rent {month:%B %Y}",
-            lines=[LineInput(acc["6100"], debit=Decimal("6500.00")), LineInput(acc["1000"], credit=Decimal("6500.00"))],
-        )
-        post(
-            company=company,
-            entry_date=last_day,
-            actor=admin,
-            memo=f"Depreciation {month:%B %Y}",
-            lines=[LineInput(acc["6600"], debit=Decimal("1250.00")), LineInput(acc["1550"], credit=Decimal("1250.00"))],
+            entries=[
+                EntryInput(
+                    entry_date=last_day,
+                    memo=f"Payroll {month:%B %Y}",
+                    lines=[LineInput(acc["6000"], debit=payroll), LineInput(acc["1010"], credit=payroll)],
+                ),
+                EntryInput(
+                    entry_date=month,
+                    memo=f"Rent {month:%B %Y}",
+                    lines=[LineInput(acc["6100"], debit=Decimal("6500.00")), LineInput(acc["1000"], credit=Decimal("6500.00"))],
+                ),
+                EntryInput(
+                    entry_date=last_day,
+                    memo=f"Depreciation {month:%B %Y}",
+                    lines=[LineInput(acc["6600"], debit=Decimal("1250.00")), LineInput(acc["1550"], credit=Decimal("1250.00"))],
+                ),
+            ],
         )
         return count + 3
 

@@ -23,9 +23,8 @@ from decimal import Decimal
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
-from ledger.bulk import BulkEntry, BulkLine, journal_copy
 from ledger.models import Account, Company
-from ledger.services import account_save, company_create
+from ledger.services import EntryInput, LineInput, account_save, company_create, journal_entries_post, journal_entries_purge
 from reconciliation import services
 from reconciliation.models import ProposalGroup
 
@@ -229,10 +228,9 @@ class Command(BaseCommand):
                     " WHERE g.proposal_id = p.id AND p.company_id = %s",
                     "DELETE FROM reconciliation_proposal WHERE company_id = %s",
                     "DELETE FROM reconciliation_reconciliationsettings WHERE company_id = %s",
-                    "DELETE FROM ledger_journalline WHERE company_id = %s",
-                    "DELETE FROM ledger_journalentry WHERE company_id = %s",
                 ):
                     cursor.execute(sql, [company.pk])
+                journal_entries_purge(company=company, reason="bench_reconcile: the previous run's journal")
             accounts = {a.code: a for a in Account.objects.filter(company=company)}
 
             def ensure(code, name, type_, reconcilable=False):
@@ -246,7 +244,8 @@ class Command(BaseCommand):
         return company, account, clearing, discrepancy
 
     def _load(self, company, account, clearing, generator: Generator) -> tuple[list[int], dict[int, int]]:
-        """COPY the entries and lines; returns the line id of each generated line and the truth group sizes."""
+        """Post the entries through the posting service (written by COPY); returns the line id of each
+        generated line and the truth group sizes."""
         order = sorted(range(len(generator.lines)), key=lambda i: generator.lines[i][0])
         groups: list[tuple[int, list[int]]] = []  # one entry per day, at most ENTRY_SIZE lines each
         for index in order:
@@ -261,17 +260,18 @@ class Command(BaseCommand):
             for index in members:
                 _, cents, ref, party, _ = generator.lines[index]
                 debit, credit = (money(cents), "0.00") if cents > 0 else ("0.00", money(-cents))
-                lines.append(BulkLine(account.pk, debit=debit, credit=credit, description=party, reconciliation_ref=ref))
+                lines.append(LineInput(account.pk, debit=debit, credit=credit, description=party, reconciliation_ref=ref))
                 offsets[index] = position
                 position += 1
                 net += cents
             if net:
                 debit, credit = (money(-net), "0.00") if net < 0 else ("0.00", money(net))
-                lines.append(BulkLine(clearing.pk, debit=debit, credit=credit, description="bench counter"))
+                lines.append(LineInput(clearing.pk, debit=debit, credit=credit, description="bench counter"))
                 position += 1
-            entries.append(BulkEntry(entry_date=START + timedelta(days=day), memo="bench", lines=lines))
-        _, first_line = journal_copy(company=company, entries=entries)
-        line_ids = [first_line + offset for offset in offsets]
+            entries.append(EntryInput(entry_date=START + timedelta(days=day), memo="bench", lines=lines))
+        posted = journal_entries_post(company=company, entries=entries, actor=None, source="import").posted
+        flat = [line_id for entry in posted for line_id in entry.line_ids]
+        line_ids = [flat[offset] for offset in offsets]
         with connection.cursor() as cursor:
             # A ledger of this size is not minutes old: VACUUM sets the hint bits and the visibility map
             # a freshly COPYed table lacks (else the matcher's first scan rewrites every page), and the

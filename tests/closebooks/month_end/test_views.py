@@ -240,3 +240,14 @@ def test_drill_down_and_reports_link_to_the_documents_behind_the_difference(clie
     assert f'href="{document_url}"' in drill.content.decode()
     report = client.get(url(books.company, "report", "invoices"), {"month": period.key})
     assert f'href="{document_url}"' in report.content.decode()
+
+
+def test_an_acceptance_without_a_reason_for_a_year_one_period_is_a_form_error_issue18_3(client, books):
+    """A period starting 0001-01-01 (hidden fields edited) with no reason: the page says what is
+    wrong and is drawn for a period the checks can compute, never HTTP 500; nothing is accepted."""
+    client.force_login(books.user)
+    period = books.period
+    response = client.post(
+        url(books.company, "accept", "MR1"), {"MR1-first": "0001-01-01", "MR1-last": period.last_day, "MR1-reason": ""}
+    )
+    assert response.status_code == 400 and not CheckAcceptance.objects.exists()
